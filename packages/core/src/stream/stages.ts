@@ -1,0 +1,158 @@
+/**
+ * Synchronous, fusable per-chunk stages behind the simple Stream operators.
+ * @internal
+ * @module
+ */
+import { PirouetteError } from "../errors.ts";
+import type { Stage } from "./source.ts";
+
+const EMPTY: readonly never[] = [];
+
+/** @internal */
+export function mapStage<T, U>(fn: (value: T, index: number) => U): Stage<T, U> {
+  let index = 0;
+  return {
+    ended: false,
+    run(chunk) {
+      const out = new Array<U>(chunk.length);
+      for (let i = 0; i < chunk.length; i++) out[i] = fn(chunk[i] as T, index++);
+      return out;
+    },
+  };
+}
+
+/** @internal */
+export function filterStage<T>(fn: (value: T, index: number) => unknown): Stage<T, T> {
+  let index = 0;
+  return {
+    ended: false,
+    run(chunk) {
+      const out: T[] = [];
+      for (let i = 0; i < chunk.length; i++) {
+        const v = chunk[i] as T;
+        if (fn(v, index++)) out.push(v);
+      }
+      return out;
+    },
+  };
+}
+
+/** @internal */
+export function tapStage<T>(fn: (value: T) => void): Stage<T, T> {
+  return {
+    ended: false,
+    run(chunk) {
+      for (let i = 0; i < chunk.length; i++) fn(chunk[i] as T);
+      return chunk;
+    },
+  };
+}
+
+/** @internal */
+export function takeStage<T>(n: number): Stage<T, T> {
+  assertCount(n, "take");
+  let left = n;
+  return {
+    get ended() {
+      return left <= 0;
+    },
+    run(chunk) {
+      if (left <= 0) return EMPTY;
+      if (chunk.length <= left) {
+        left -= chunk.length;
+        return chunk;
+      }
+      const out = chunk.slice(0, left);
+      left = 0;
+      return out;
+    },
+  };
+}
+
+/** @internal */
+export function skipStage<T>(n: number): Stage<T, T> {
+  assertCount(n, "skip");
+  let left = n;
+  return {
+    ended: false,
+    run(chunk) {
+      if (left === 0) return chunk;
+      if (chunk.length <= left) {
+        left -= chunk.length;
+        return EMPTY;
+      }
+      const out = chunk.slice(left);
+      left = 0;
+      return out;
+    },
+  };
+}
+
+/** @internal */
+export function takeWhileStage<T>(fn: (value: T) => unknown): Stage<T, T> {
+  let done = false;
+  return {
+    get ended() {
+      return done;
+    },
+    run(chunk) {
+      if (done) return EMPTY;
+      for (let i = 0; i < chunk.length; i++) {
+        if (!fn(chunk[i] as T)) {
+          done = true;
+          return chunk.slice(0, i);
+        }
+      }
+      return chunk;
+    },
+  };
+}
+
+/** @internal */
+export function flatMapSyncStage<T, U>(fn: (value: T) => Iterable<U>): Stage<T, U> {
+  return {
+    ended: false,
+    run(chunk) {
+      const out: U[] = [];
+      for (let i = 0; i < chunk.length; i++) {
+        const r = fn(chunk[i] as T);
+        if (Array.isArray(r)) for (let j = 0; j < r.length; j++) out.push(r[j] as U);
+        else for (const v of r) out.push(v);
+      }
+      return out;
+    },
+  };
+}
+
+/** @internal */
+export function chunkStage<T>(size: number): Stage<T, T[]> {
+  assertCount(size, "chunk");
+  if (size < 1) throw new PirouetteError("INVALID_ARGUMENT", "chunk size must be at least 1");
+  let current: T[] = [];
+  return {
+    ended: false,
+    run(chunk) {
+      const out: T[][] = [];
+      for (let i = 0; i < chunk.length; i++) {
+        current.push(chunk[i] as T);
+        if (current.length === size) {
+          out.push(current);
+          current = [];
+        }
+      }
+      return out;
+    },
+    flush() {
+      if (current.length === 0) return EMPTY;
+      const last = current;
+      current = [];
+      return [last];
+    },
+  };
+}
+
+function assertCount(n: number, op: string): void {
+  if (!Number.isInteger(n) || n < 0) {
+    throw new PirouetteError("INVALID_ARGUMENT", `${op}(n) needs a non-negative integer, got ${String(n)}`);
+  }
+}

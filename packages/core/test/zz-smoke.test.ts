@@ -1,0 +1,27 @@
+import { test, expect } from "vitest";
+import { Stream, PushSource } from "../src/index.ts";
+test("basic", async () => {
+  expect(await Stream.from([1,2,3,4,5]).map(x=>x*2).filter(x=>x>2).take(2).toArray()).toEqual([4,6]);
+  let closed = 0;
+  const s = Stream.from(async function*(){ try { for (let i=0;;i++) yield i; } finally { closed++; } });
+  expect(await s.take(3).toArray()).toEqual([0,1,2]);
+  expect(closed).toBe(1);
+  const r = Stream.of(1,2);
+  expect(await r.next()).toEqual({value:1});
+  const m = r.map(x=>x+1);
+  expect(await m.toArray()).toEqual([3]);
+  expect(await Stream.of(1,2,3).mapConcurrent(2, async x => { await new Promise(r=>setTimeout(r, 10*(4-x))); return x; }).toArray()).toEqual([1,2,3]);
+  expect(await Stream.of(1,2).zip(Stream.of("a","b","c")).toArray()).toEqual([[1,"a"],[2,"b"]]);
+  expect((await Stream.of(1,2).merge(Stream.of(3)).toArray()).sort()).toEqual([1,2,3]);
+  expect(await Stream.of(1,2,3,4,5).chunk(2).toArray()).toEqual([[1,2],[3,4],[5]]);
+  expect(await Stream.of("a b","c").flatMap(s=>s.split(" ")).toArray()).toEqual(["a","b","c"]);
+  const f = Stream.fail(new Error("x"));
+  const e = await f.next(); expect(e).toBeInstanceOf(Error);
+  const ps = new PushSource<number>({ highWaterMark: 2 });
+  expect(ps.push(1)).toBe(true); expect(ps.push(2)).toBe(false);
+  setTimeout(()=>{ ps.push(3); ps.end(); }, 5);
+  expect(await ps.stream.toArray()).toEqual([1,2,3]);
+  let n=0; for await (const x of Stream.from([1,2,3,4])) { n+=x; if (x===2) break; } expect(n).toBe(3);
+  expect(await Stream.from(function*(){ yield 1; throw new Error("g"); }).catch(() => [9]).toArray()).toEqual([1,9]);
+  expect(await Stream.from([1,2,3,4,5,6,7]).chunk(3, { maxWaitMs: 10 }).toArray()).toEqual([[1,2,3],[4,5,6],[7]]);
+});
