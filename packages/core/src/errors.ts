@@ -158,7 +158,9 @@ export class ClosedError extends PirouetteError {
 
 function formatPath(path: readonly (string | number | symbol)[]): string {
   if (path.length === 0) return "(root)";
-  return path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".");
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out === "" ? String(p) : `.${String(p)}`;
+  return out;
 }
 
 /**

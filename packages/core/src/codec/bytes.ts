@@ -9,7 +9,15 @@ import { PayloadBindingError } from "../errors.ts";
 import type { Codec } from "./codec.ts";
 import { checkBytes, checkMaxBytes, describe } from "./text.ts";
 
-/** Options of the {@link bytes} codec. */
+/**
+ * Options of the {@link bytes} codec.
+ *
+ * @example
+ * ```ts
+ * const options: BytesCodecOptions = { copy: true, maxBytes: 16 * 1024 * 1024 };
+ * const codec = bytes(options);
+ * ```
+ */
 export interface BytesCodecOptions {
   /**
    * When `true`, `decode` returns a fresh `Uint8Array` the caller may keep or mutate. When

@@ -9,10 +9,25 @@ import { PayloadBindingError, PirouetteError } from "../errors.ts";
 import type { Codec } from "./codec.ts";
 import { checkMaxBytes, DEFAULT_MAX_BYTES, decodeUtf8, describe } from "./text.ts";
 
-/** The default nesting cap of the {@link json} codec. */
+/**
+ * The default nesting cap of the {@link json} codec: 64 levels.
+ *
+ * @example
+ * ```ts
+ * const lenient = json({ maxDepth: 2 * DEFAULT_MAX_DEPTH });
+ * ```
+ */
 export const DEFAULT_MAX_DEPTH = 64;
 
-/** Options of the {@link json} codec. All limits apply to `decode`. */
+/**
+ * Options of the {@link json} codec. All limits apply to `decode`.
+ *
+ * @example
+ * ```ts
+ * const options: JsonCodecOptions = { maxBytes: 256 * 1024, maxDepth: 16, unsafeIntegers: "error" };
+ * const codec = json(options);
+ * ```
+ */
 export interface JsonCodecOptions {
   /**
    * Largest payload `decode` accepts, in bytes, checked on the byte length before anything is

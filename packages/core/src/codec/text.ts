@@ -8,10 +8,25 @@ import { types } from "node:util";
 import { PayloadBindingError, PirouetteError } from "../errors.ts";
 import type { Codec } from "./codec.ts";
 
-/** The default byte-size cap of the parsing codecs (`json`, `text`, `csv`): 1 MiB. */
+/**
+ * The default byte-size cap of the parsing codecs (`json`, `text`, `csv`): 1 MiB.
+ *
+ * @example
+ * ```ts
+ * const codec = json({ maxBytes: 4 * DEFAULT_MAX_BYTES }); // allow up to 4 MiB
+ * ```
+ */
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
 
-/** Options of the {@link text} codec. */
+/**
+ * Options of the {@link text} codec.
+ *
+ * @example
+ * ```ts
+ * const options: TextCodecOptions = { maxBytes: 64 * 1024 };
+ * const codec = text(options);
+ * ```
+ */
 export interface TextCodecOptions {
   /**
    * Largest payload `decode` accepts, in bytes, checked before decoding. Default 1 MiB

@@ -14,8 +14,11 @@ export function mapStage<T, U>(fn: (value: T, index: number) => U): Stage<T, U> 
   return {
     ended: false,
     run(chunk) {
-      const out = new Array<U>(chunk.length);
-      for (let i = 0; i < chunk.length; i++) out[i] = fn(chunk[i] as T, index++);
+      const n = chunk.length;
+      const out = new Array<U>(n);
+      const base = index;
+      index += n;
+      for (let i = 0; i < n; i++) out[i] = fn(chunk[i] as T, base + i);
       return out;
     },
   };
@@ -27,11 +30,17 @@ export function filterStage<T>(fn: (value: T, index: number) => unknown): Stage<
   return {
     ended: false,
     run(chunk) {
-      const out: T[] = [];
-      for (let i = 0; i < chunk.length; i++) {
+      // Preallocate and trim: cheaper than growing the output by push.
+      const n = chunk.length;
+      const out = new Array<T>(n);
+      const base = index;
+      index += n;
+      let k = 0;
+      for (let i = 0; i < n; i++) {
         const v = chunk[i] as T;
-        if (fn(v, index++)) out.push(v);
+        if (fn(v, base + i)) out[k++] = v;
       }
+      out.length = k;
       return out;
     },
   };

@@ -769,11 +769,13 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
    * ```
    */
   async toArray(): Promise<T[]> {
-    const out: T[] = [];
+    // Keep the chunks and join them once at the end: one copy, no per-item push into a
+    // growing array (chunks are never mutated after a source hands them over).
+    const parts: (readonly T[])[] = [];
     await this.#drain((c) => {
-      for (let i = 0; i < c.length; i++) out.push(c[i] as T);
+      if (c.length > 0) parts.push(c);
     });
-    return out;
+    return concatChunks(parts);
   }
 
   /**
@@ -878,6 +880,18 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
     if (options.preventClose !== true) await sink.close();
     if (signal?.aborted === true) throw signal.reason;
   }
+}
+
+/** Join chunks into one new array (Array.prototype.concat copies in bulk). */
+function concatChunks<T>(parts: readonly (readonly T[])[]): T[] {
+  if (parts.length === 0) return [];
+  if (parts.length === 1) return (parts[0] as readonly T[]).slice();
+  // concat takes its chunks as arguments: join in groups to stay far below argument limits.
+  const GROUP = 4096;
+  if (parts.length <= GROUP) return ([] as T[]).concat(...parts);
+  const groups: T[][] = [];
+  for (let i = 0; i < parts.length; i += GROUP) groups.push(([] as T[]).concat(...parts.slice(i, i + GROUP)));
+  return ([] as T[]).concat(...groups);
 }
 
 function isStreamValue<T>(r: unknown): r is StreamValue<T> {

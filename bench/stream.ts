@@ -1,0 +1,201 @@
+/**
+ * Stream operator benchmark (reference/perf.md §3, §5): `map → filter → take(n/2) → collect`
+ * over N numbers, in one process, arms alternated in ABBA order with gc() between trials.
+ *
+ *   pnpm bench stream [--n 1000000] [--trials 7] [--warmup 2] [--only raw,chunked]
+ *
+ * The filter keeps exactly half of the mapped values and take(n/2) ends on the last one kept,
+ * so every arm consumes (almost) the whole source: ns/item is elapsed time ÷ N source items.
+ * Each trial's result is checked (length, first, last, sum) before its time is accepted.
+ *
+ * Arms:
+ *   raw             synchronous for loop over the array (the floor)
+ *   asyncgen        hand-written async generators: source → map → filter → take, then for await
+ *   per-item        Pirouette over the same one-item-per-yield async generator source
+ *   chunked         Pirouette over the array (chunks of 1024 through fused stages)
+ *   ix-array        IxJS esnext (`@reactivex/ix-esnext-esm`) over the array
+ *   ix-asyncgen     IxJS esnext over the async generator source
+ *
+ * Last lines: `ratio stream-chunked-vs-ix <ix-array ns ÷ chunked ns>` (target ≥ 2) and
+ * `ratio stream-per-item-vs-async-generators <asyncgen ns ÷ per-item ns>` (target ≥ 0.91).
+ */
+import { Stream } from "@pirouette/core";
+import { from as ixFrom, toArray as ixToArray } from "@reactivex/ix-esnext-esm/Ix.asynciterable";
+import { filter as ixFilter, map as ixMap, take as ixTake } from "@reactivex/ix-esnext-esm/Ix.asynciterable.operators";
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
+  return v;
+}
+
+const N = arg("n", 1_000_000);
+const TRIALS = arg("trials", 7);
+const WARMUP = arg("warmup", 2);
+const HALF = Math.floor(N / 2);
+
+const gc: () => void =
+  (globalThis as { gc?: () => void }).gc ??
+  (() => {
+    throw new Error("run with --expose-gc (pnpm bench stream does)");
+  });
+
+const data: number[] = Array.from({ length: N }, (_, i) => i);
+const mapFn = (x: number): number => x * 3;
+const filterFn = (x: number): boolean => x % 2 === 0; // keeps exactly the even inputs
+
+// Expected result, computed once from the definition.
+const expected = (() => {
+  let sum = 0;
+  let count = 0;
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i < N && count < HALF; i++) {
+    const y = mapFn(i);
+    if (!filterFn(y)) continue;
+    if (count === 0) first = y;
+    last = y;
+    sum += y;
+    count++;
+  }
+  return { sum, count, first, last };
+})();
+
+function check(name: string, out: readonly number[]): void {
+  let sum = 0;
+  for (let i = 0; i < out.length; i++) sum += out[i] as number;
+  if (out.length !== expected.count || out[0] !== (expected.count > 0 ? expected.first : undefined) || out[out.length - 1] !== (expected.count > 0 ? expected.last : undefined) || sum !== expected.sum) {
+    throw new Error(`${name}: wrong result (length ${out.length}, sum ${sum}; expected ${expected.count}, ${expected.sum})`);
+  }
+}
+
+// ---------------------------------------------------------------- sources and stages
+
+async function* generate(items: readonly number[]): AsyncGenerator<number> {
+  for (let i = 0; i < items.length; i++) yield items[i] as number;
+}
+async function* genMap<T, U>(src: AsyncIterable<T>, fn: (v: T) => U): AsyncGenerator<U> {
+  for await (const v of src) yield fn(v);
+}
+async function* genFilter<T>(src: AsyncIterable<T>, fn: (v: T) => boolean): AsyncGenerator<T> {
+  for await (const v of src) if (fn(v)) yield v;
+}
+async function* genTake<T>(src: AsyncIterable<T>, n: number): AsyncGenerator<T> {
+  if (n <= 0) return;
+  let left = n;
+  for await (const v of src) {
+    yield v;
+    if (--left === 0) return;
+  }
+}
+
+// ---------------------------------------------------------------- arms
+
+interface Arm {
+  readonly name: string;
+  /** Runs of the pipeline per trial (fast arms repeat so that a trial is long enough to time). */
+  readonly reps: number;
+  run(): Promise<number[]> | number[];
+}
+
+const allArms: Arm[] = [
+  {
+    name: "raw",
+    reps: 20,
+    run() {
+      const out: number[] = [];
+      for (let i = 0; i < data.length; i++) {
+        const y = mapFn(data[i] as number);
+        if (!filterFn(y)) continue;
+        out.push(y);
+        if (out.length === HALF) break;
+      }
+      return out;
+    },
+  },
+  {
+    name: "asyncgen",
+    reps: 1,
+    async run() {
+      const out: number[] = [];
+      for await (const v of genTake(genFilter(genMap(generate(data), mapFn), filterFn), HALF)) out.push(v);
+      return out;
+    },
+  },
+  {
+    name: "per-item",
+    reps: 1,
+    run: () => Stream.from(generate(data)).map(mapFn).filter(filterFn).take(HALF).toArray(),
+  },
+  {
+    name: "chunked",
+    reps: 10,
+    run: () => Stream.from(data).map(mapFn).filter(filterFn).take(HALF).toArray(),
+  },
+  {
+    name: "ix-array",
+    reps: 1,
+    run: () => ixToArray(ixFrom(data).pipe(ixMap(mapFn), ixFilter(filterFn), ixTake(HALF))),
+  },
+  {
+    name: "ix-asyncgen",
+    reps: 1,
+    run: () => ixToArray(ixFrom(generate(data)).pipe(ixMap(mapFn), ixFilter(filterFn), ixTake(HALF))),
+  },
+];
+
+// --only raw,chunked restricts the run to some arms (for profiling); ratios need all arms.
+const onlyAt = process.argv.indexOf("--only");
+const only = onlyAt >= 0 ? new Set((process.argv[onlyAt + 1] ?? "").split(",")) : undefined;
+const arms = only === undefined ? allArms : allArms.filter((a) => only.has(a.name));
+
+async function trial(arm: Arm): Promise<number> {
+  gc();
+  const t0 = process.hrtime.bigint();
+  for (let r = 0; r < arm.reps; r++) check(arm.name, await arm.run());
+  const t1 = process.hrtime.bigint();
+  return Number(t1 - t0) / (arm.reps * N);
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+async function main(): Promise<void> {
+  console.log(`stream bench: map → filter → take(n/2) → toArray, N=${N}, ${WARMUP} warm-up + ${TRIALS} trials per arm (ABBA order), node ${process.version}`);
+  for (let w = 0; w < WARMUP; w++) for (const arm of arms) await trial(arm);
+
+  const samples = new Map<string, number[]>(arms.map((a) => [a.name, []]));
+  for (let t = 0; t < TRIALS; t++) {
+    // ABBA: forward order on even trials, reversed on odd ones.
+    const order = t % 2 === 0 ? arms : [...arms].reverse();
+    for (const arm of order) samples.get(arm.name)?.push(await trial(arm));
+  }
+
+  const med = new Map<string, number>();
+  const rows = arms.map((arm) => {
+    const xs = samples.get(arm.name) ?? [];
+    const m = median(xs);
+    med.set(arm.name, m);
+    return {
+      arm: arm.name,
+      "ns/item (median)": m.toFixed(1),
+      min: Math.min(...xs).toFixed(1),
+      max: Math.max(...xs).toFixed(1),
+      "M items/s": (1e3 / m).toFixed(2),
+    };
+  });
+  console.table(rows);
+
+  const get = (name: string): number => med.get(name) ?? Number.NaN;
+  console.log(`chunked ns/item ${get("chunked").toFixed(1)} (target <= 20)`);
+  console.log(`per-item ns/item ${get("per-item").toFixed(1)}, asyncgen ns/item ${get("asyncgen").toFixed(1)}`);
+  console.log(`ratio stream-chunked-vs-ix ${(get("ix-array") / get("chunked")).toFixed(2)}`);
+  console.log(`ratio stream-per-item-vs-async-generators ${(get("asyncgen") / get("per-item")).toFixed(2)}`);
+}
+
+await main();
