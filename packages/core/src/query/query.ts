@@ -40,6 +40,18 @@ export type QuerySource<T, E = Error> = Stream<T, E> | Query<T, E> | StreamInput
 export type AggregateResults<A> = { [K in keyof A]: A[K] extends Aggregate<never, infer R> ? R : never };
 
 /**
+ * What `collect(a)` resolves to: the result of the aggregate `a`, or for a record of
+ * aggregates, the record of their results.
+ *
+ * @example
+ * ```ts
+ * type One = CollectResult<QueryAggregate<Order, number>>;              // number
+ * type Many = CollectResult<{ n: QueryAggregate<Order, number> }>;      // { n: number }
+ * ```
+ */
+export type CollectResult<A> = A extends Aggregate<never, infer R> ? R : AggregateResults<A>;
+
+/**
  * The element type after `let(name, fn)`: the element with one more field.
  *
  * @example
@@ -305,12 +317,12 @@ export class Query<T, E = Error> implements AsyncIterable<T> {
    * const { n, mean } = await from(orders).collect({ n: count(), mean: avg((o) => o.amount) });
    * ```
    */
-  collect<R>(aggregate: Aggregate<T, R>): Promise<R>;
-  collect<A extends Readonly<Record<string, Aggregate<T, unknown>>>>(aggregates: A): Promise<AggregateResults<A>>;
-  async collect(aggregates: Aggregate<T, unknown> | Readonly<Record<string, Aggregate<T, unknown>>>): Promise<unknown> {
+  async collect<A extends Aggregate<T, unknown> | Readonly<Record<string, Aggregate<T, unknown>>>>(
+    aggregates: A,
+  ): Promise<CollectResult<A>> {
     if (isAggregate(aggregates)) {
-      const { value } = await this.#build().collect({ value: aggregates });
-      return value;
+      const { value } = await this.#build().collect({ value: aggregates as Aggregate<T, unknown> });
+      return value as CollectResult<A>;
     }
     if (typeof aggregates !== "object" || aggregates === null) {
       throw new PirouetteError("INVALID_ARGUMENT", "collect needs an aggregate or a record of aggregates");
@@ -318,7 +330,7 @@ export class Query<T, E = Error> implements AsyncIterable<T> {
     for (const k of Object.keys(aggregates)) {
       if (!isAggregate(aggregates[k])) throw new PirouetteError("INVALID_ARGUMENT", `collect: "${k}" is not an aggregate`);
     }
-    return this.#build().collect(aggregates);
+    return (await this.#build().collect(aggregates)) as CollectResult<A>;
   }
 
   /**

@@ -36,10 +36,19 @@ export interface Stage<I, O> {
   flush?(): readonly O[];
   /** True once the stage wants no more input. */
   readonly ended: boolean;
+  /** Set on plain per-item `map` / `filter` stages so that a pair can be fused into one loop. */
+  readonly fusable?: FusableStep;
 }
+
+/** @internal The per-item function of a fresh `map` or `filter` stage. */
+export type FusableStep =
+  | { readonly kind: "map"; readonly fn: (value: never, index: number) => unknown }
+  | { readonly kind: "filter"; readonly fn: (value: never, index: number) => unknown };
 
 /** @internal */
 export function composeStages<A, B, C>(first: Stage<A, B>, second: Stage<B, C>): Stage<A, C> {
+  const fused = fuse<A, C>(first.fusable, second.fusable);
+  if (fused !== undefined) return fused;
   return {
     run(chunk) {
       const mid = first.run(chunk);
@@ -60,4 +69,55 @@ export function composeStages<A, B, C>(first: Stage<A, B>, second: Stage<B, C>):
 /** @internal */
 export function isPromiseLike<T>(value: unknown): value is PromiseLike<T> {
   return typeof value === "object" && value !== null && typeof (value as PromiseLike<T>).then === "function";
+}
+
+type Fn = (value: unknown, index: number) => unknown;
+
+/**
+ * One loop for `map → filter` and `filter → map` (the commonest pairs): no intermediate chunk.
+ * Both stages are fresh (composition happens before the stream starts), so their index
+ * counters agree: a map's output index is its input index.
+ */
+function fuse<A, C>(a: FusableStep | undefined, b: FusableStep | undefined): Stage<A, C> | undefined {
+  if (a === undefined || b === undefined || a.kind === b.kind) return undefined;
+  let index = 0;
+  if (a.kind === "map") {
+    const mapFn = a.fn as Fn;
+    const filterFn = b.fn as Fn;
+    return {
+      ended: false,
+      run(chunk) {
+        const n = chunk.length;
+        const out = new Array<C>(n);
+        const base = index;
+        index += n;
+        let k = 0;
+        for (let i = 0; i < n; i++) {
+          const v = mapFn(chunk[i], base + i);
+          if (filterFn(v, base + i)) out[k++] = v as C;
+        }
+        out.length = k;
+        return out;
+      },
+    };
+  }
+  const filterFn = a.fn as Fn;
+  const mapFn = b.fn as Fn;
+  let mapIndex = 0;
+  return {
+    ended: false,
+    run(chunk) {
+      const n = chunk.length;
+      const out = new Array<C>(n);
+      const base = index;
+      index += n;
+      let k = 0;
+      for (let i = 0; i < n; i++) {
+        const v = chunk[i];
+        if (filterFn(v, base + i)) out[k++] = mapFn(v, mapIndex++) as C;
+      }
+      out.length = k;
+      return out;
+    },
+  };
 }

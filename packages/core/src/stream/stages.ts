@@ -13,6 +13,7 @@ export function mapStage<T, U>(fn: (value: T, index: number) => U): Stage<T, U> 
   let index = 0;
   return {
     ended: false,
+    fusable: { kind: "map", fn: fn as (value: never, index: number) => unknown },
     run(chunk) {
       const n = chunk.length;
       const out = new Array<U>(n);
@@ -29,6 +30,7 @@ export function filterStage<T>(fn: (value: T, index: number) => unknown): Stage<
   let index = 0;
   return {
     ended: false,
+    fusable: { kind: "filter", fn: fn as (value: never, index: number) => unknown },
     run(chunk) {
       // Preallocate and trim: cheaper than growing the output by push.
       const n = chunk.length;

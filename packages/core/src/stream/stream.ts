@@ -361,17 +361,31 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
       } catch (e) {
         return this.#fail(e);
       }
-      if (isPromiseLike(r)) {
-        return Promise.resolve(r).then(
-          (c) => {
-            const out = this.#apply(c);
-            return out === undefined ? this.#fetch() : out;
-          },
-          (e: unknown) => this.#fail(e),
-        );
-      }
+      if (isPromiseLike(r)) return this.#fetchAsync(r);
       const out = this.#apply(r);
       if (out !== undefined) return out;
+    }
+  }
+
+  /** The asynchronous continuation of #fetch: loops (rather than nests promises) while the stages emit nothing. */
+  async #fetchAsync(pending: PromiseLike<readonly unknown[] | null>): Promise<readonly T[] | null> {
+    let r: readonly unknown[] | null | PromiseLike<readonly unknown[] | null> = pending;
+    for (;;) {
+      let c: readonly unknown[] | null;
+      try {
+        c = isPromiseLike(r) ? await r : r;
+      } catch (e) {
+        return this.#fail(e);
+      }
+      const out = this.#apply(c);
+      if (out !== undefined) return out;
+      if (this.#state !== OPEN) return this.#terminal();
+      if (this.#exhausted || this.#stage?.ended === true) return this.#finish();
+      try {
+        r = this.#source.pull();
+      } catch (e) {
+        return this.#fail(e);
+      }
     }
   }
 

@@ -1,0 +1,6 @@
+/**
+ * @pirouette/mqtt: MQTT listener and client on mqtt.js
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * @pirouette/nats: NATS and JetStream listener and client
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * @pirouette/rabbitmq: RabbitMQ listener and client on amqplib
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * @pirouette/tcp: TCP listener and client with optional framing and TLS
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * @pirouette/udp: UDP listener and clients
+ *
+ * @module
+ */
+export {};

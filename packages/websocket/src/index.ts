@@ -1,0 +1,6 @@
+/**
+ * @pirouette/websocket: WebSocket listener and client on ws
+ *
+ * @module
+ */
+export {};
