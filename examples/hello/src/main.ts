@@ -106,7 +106,7 @@ const LARGE_CENTS = 15_000;
 export function sampleOrders(): unknown[] {
   const orders: unknown[] = [];
   for (let i = 1; i <= 20; i++) {
-    const product = PRODUCTS[(i * 3) % PRODUCTS.length] as (typeof PRODUCTS)[number];
+    const product = PRODUCTS[(i + Math.floor(i / 4)) % PRODUCTS.length] as (typeof PRODUCTS)[number];
     const order: Record<string, unknown> = {
       id: `o-${String(i).padStart(2, "0")}`,
       customer: CUSTOMERS[(i - 1) % CUSTOMERS.length],
@@ -319,5 +319,8 @@ export async function main(options: MainOptions = {}): Promise<Summary> {
 // Run when executed directly (`tsx src/main.ts`), not when imported by the test.
 const entry = process.argv[1];
 if (entry !== undefined && pathToFileURL(realpathSync(entry)).href === import.meta.url) {
-  await main();
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
 }

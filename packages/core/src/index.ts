@@ -21,7 +21,7 @@ export type { MapConcurrentContext } from "./stream/async-operators.ts";
 export { PushSource } from "./stream/push-source.ts";
 export type { PushSourceOptions, OverflowPolicy } from "./stream/push-source.ts";
 export { from, Query, OrderedQuery } from "./query/query.ts";
-export type { QuerySource, AggregateResults, CollectResult, WithField, Group } from "./query/query.ts";
+export type { QuerySource, AggregateResults, WithField, Group } from "./query/query.ts";
 export type { OrderDirection, OrderKey } from "./query/order.ts";
 export { sum, avg, min, max, count, first, last, some, every, array } from "./query/aggregates.ts";
 export type { QueryAggregate } from "./query/aggregates.ts";

@@ -413,7 +413,10 @@ describe("groupBy", () => {
 
   it("uses SameValueZero for primitives, structure for plain data, identity for instances", async () => {
     class Tag {
-      constructor(readonly name: string) {}
+      readonly name: string;
+      constructor(name: string) {
+        this.name = name;
+      }
     }
     const t1 = new Tag("x");
     const t2 = new Tag("x");
@@ -579,16 +582,16 @@ describe("join / outerJoin", () => {
 
 describe("laziness", () => {
   it("building a query (and its select stream) pulls nothing", () => {
-    const src = counted([1, 2, 3]);
+    const src = counted([{ n: 1 }, { n: 2 }, { n: 3 }]);
     const right = counted([1, 2]);
     const s = from(src.stream)
-      .where((n) => n > 0)
-      .let("x", () => 1 as number)
-      .join(right.stream, (l) => l, (r) => r)
-      .orderBy(([l]) => l)
+      .where((r) => r.n > 0)
+      .let("m", (r) => r.n * 2)
+      .join(right.stream, (l) => l.n, (r) => r)
+      .orderBy(([l]) => l.m)
       .thenBy(([, r]) => r)
       .limit(2)
-      .groupBy(([l]) => l)
+      .groupBy(([l]) => l.n % 2)
       .select((g) => g.key);
     expect(s).toBeInstanceOf(Stream);
     expect(src.state.pulls).toBe(0);

@@ -24,11 +24,11 @@ interface Order {
   readonly amount: number;
   readonly status: "paid" | "pending";
 }
-declare const orders: Order[];
-declare const orderStream: Stream<Order, RangeError>;
-declare const customers: Stream<{ id: string; name: string }, TypeError>;
+const orders: Order[] = [];
+const orderStream = Stream.from<Order, RangeError>([]);
+const customers = Stream.from<{ id: string; name: string }, TypeError>([]);
 
-// These checks run under `tsc` (packages/core/test/tsconfig.json); at run time they are no-ops.
+// These checks run under `tsc` (packages/core/test/tsconfig.json); at run time they only build queries.
 describe("query types", () => {
   it("keeps the element and error types through the clauses", () => {
     expectTypeOf(from(orders)).toEqualTypeOf<Query<Order, Error>>();

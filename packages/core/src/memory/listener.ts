@@ -158,6 +158,10 @@ export class Listener extends AbstractListener<object, MemoryServiceConfig> {
         return (att.service as MemoryService).onMessage(arg as never, caller, ctx);
       },
       reportError: (error, d) => this.notifyError(att, error, new Caller(d.message, broker)),
+      // "stop": take no more messages; the failed one stays unacked for another member or a restart.
+      onStop: () => {
+        this.#stopping = true;
+      },
     });
     const subs: { topic: string; member: Member }[] = [];
     const join = (topic: string): void => {
@@ -198,7 +202,11 @@ export class Listener extends AbstractListener<object, MemoryServiceConfig> {
             const i = list.findIndex((s) => s.member === member);
             if (i >= 0) list.splice(i, 1);
             void this.notifyError(att, reason);
-            if (!this.#stopping) setTimeout(() => !this.#stopping && join(topic), this.#o.reconnectDelayMs ?? 10).unref();
+            // Rejoin unless the listener is stopping or the service was detached meanwhile.
+            const rejoin = (): void => {
+              if (!this.#stopping && this.#subs.get(att.service) === subs) join(topic);
+            };
+            if (!this.#stopping) setTimeout(rejoin, this.#o.reconnectDelayMs ?? 10).unref();
           },
         }),
         this.#o.offsetReset,

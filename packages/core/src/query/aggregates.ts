@@ -37,8 +37,8 @@ type Comparable = number | bigint | string | Date;
 function define<T, S, R>(init: () => S, step: (state: S, value: T) => S, result: (state: S) => R): QueryAggregate<T, R> {
   return {
     init,
-    step: step as (acc: unknown, value: T) => unknown,
-    result: result as (acc: unknown) => R,
+    step,
+    result,
     of(values: Iterable<T>): R {
       let s = init();
       if (Array.isArray(values)) {

@@ -45,7 +45,7 @@ export function orderSpec<T>(key: (value: T) => OrderKey, direction: OrderDirect
   if (direction !== "ascending" && direction !== "descending") {
     throw new PirouetteError(
       "INVALID_ARGUMENT",
-      `${op} direction must be "ascending" or "descending", got ${String(direction as unknown)}`,
+      `${op} direction must be "ascending" or "descending", got ${String(direction)}`,
     );
   }
   return { key, direction };

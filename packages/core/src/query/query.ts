@@ -40,18 +40,6 @@ export type QuerySource<T, E = Error> = Stream<T, E> | Query<T, E> | StreamInput
 export type AggregateResults<A> = { [K in keyof A]: A[K] extends Aggregate<never, infer R> ? R : never };
 
 /**
- * What `collect(a)` resolves to: the result of the aggregate `a`, or for a record of
- * aggregates, the record of their results.
- *
- * @example
- * ```ts
- * type One = CollectResult<QueryAggregate<Order, number>>;              // number
- * type Many = CollectResult<{ n: QueryAggregate<Order, number> }>;      // { n: number }
- * ```
- */
-export type CollectResult<A> = A extends Aggregate<never, infer R> ? R : AggregateResults<A>;
-
-/**
  * The element type after `let(name, fn)`: the element with one more field.
  *
  * @example
@@ -317,12 +305,17 @@ export class Query<T, E = Error> implements AsyncIterable<T> {
    * const { n, mean } = await from(orders).collect({ n: count(), mean: avg((o) => o.amount) });
    * ```
    */
-  async collect<A extends Aggregate<T, unknown> | Readonly<Record<string, Aggregate<T, unknown>>>>(
-    aggregates: A,
-  ): Promise<CollectResult<A>> {
+  // The first signature only gives `(o) => …` inside the aggregates their element type, for
+  // both forms (a lambda's parameter type is fixed by the first signature TypeScript tries);
+  // no real argument matches it (it would have to be an aggregate whose every property is an
+  // aggregate), so calls resolve to one of the two signatures after it.
+  collect(aggregates: Aggregate<T, never> & { readonly [key: string]: Aggregate<T, never> }): Promise<unknown>;
+  collect<R>(aggregate: Aggregate<T, R>): Promise<R>;
+  collect<A extends Readonly<Record<string, Aggregate<T, unknown>>>>(aggregates: A): Promise<AggregateResults<A>>;
+  async collect(aggregates: Aggregate<T, unknown> | Readonly<Record<string, Aggregate<T, unknown>>>): Promise<unknown> {
     if (isAggregate(aggregates)) {
-      const { value } = await this.#build().collect({ value: aggregates as Aggregate<T, unknown> });
-      return value as CollectResult<A>;
+      const { value } = await this.#build().collect({ value: aggregates });
+      return value;
     }
     if (typeof aggregates !== "object" || aggregates === null) {
       throw new PirouetteError("INVALID_ARGUMENT", "collect needs an aggregate or a record of aggregates");
@@ -330,7 +323,7 @@ export class Query<T, E = Error> implements AsyncIterable<T> {
     for (const k of Object.keys(aggregates)) {
       if (!isAggregate(aggregates[k])) throw new PirouetteError("INVALID_ARGUMENT", `collect: "${k}" is not an aggregate`);
     }
-    return (await this.#build().collect(aggregates)) as CollectResult<A>;
+    return this.#build().collect(aggregates);
   }
 
   /**

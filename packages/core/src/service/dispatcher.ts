@@ -92,6 +92,8 @@ export interface DispatcherOptions<M> {
 class Context implements HandlerContext {
   attempt = 1;
   aborted: unknown = undefined;
+  /** ISO-8601 time of the first failed attempt. */
+  firstFailureAt: string | undefined;
   #controller: AbortController | undefined;
   readonly coordinates: Readonly<Record<string, unknown>>;
   readonly #baseLogger: Logger;
@@ -293,6 +295,7 @@ export class Dispatcher<M> {
         result = traced === undefined ? this.#o.invoke(d, ctx) : withContext(traced.ctx, () => this.#o.invoke(d, ctx));
         if (result instanceof Promise) result = await result;
       } catch (first) {
+        ctx.firstFailureAt = new Date().toISOString();
         if (isBindingError(first) || ctx.aborted !== undefined) throw first;
         result = await retryAfterFailure(this.#retry, first, {
           signal: ctx.signal,
@@ -367,7 +370,7 @@ export class Dispatcher<M> {
         coordinates: d.coordinates,
         error,
         attempts: ctx.attempt,
-        firstFailureAt: new Date().toISOString(),
+        firstFailureAt: ctx.firstFailureAt ?? new Date().toISOString(),
       });
       if (this.#observe) getInstruments().deadLettered.add(1, { "messaging.system": this.#o.telemetry.system });
       await this.#ack(d, undefined);

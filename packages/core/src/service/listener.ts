@@ -98,6 +98,7 @@ export abstract class AbstractListener<S extends object, C extends object> imple
   readonly #attachments = new Map<S, Attachment<S, C>>();
   readonly #dispatchers = new Set<Dispatcher<never>>();
   #state: LifecycleState = "new";
+  #closed: Promise<void> | undefined;
 
   constructor(options: ListenerOptions & { readonly protocol: string }) {
     this.logger = childLogger(options.logger, { listener: options.protocol });
@@ -170,7 +171,7 @@ export abstract class AbstractListener<S extends object, C extends object> imple
       this.#state = "started";
     } catch (e) {
       this.#state = "stopped";
-      await this.onClose().catch((closeError: unknown) => this.logger.warn({ err: toError(closeError) }, "close after failed start"));
+      await this.#close().catch((closeError: unknown) => this.logger.warn({ err: toError(closeError) }, "close after failed start"));
       throw e;
     }
   }
@@ -190,7 +191,7 @@ export abstract class AbstractListener<S extends object, C extends object> imple
       }
     } finally {
       this.#state = "stopped";
-      await this.onClose();
+      await this.#close();
     }
   }
 
@@ -203,8 +204,13 @@ export abstract class AbstractListener<S extends object, C extends object> imple
       if (wasStarted) await this.stopIntake();
     } finally {
       this.#state = "stopped";
-      await this.onClose();
+      await this.#close();
     }
+  }
+
+  /** `onClose` runs once, even when immediateStop interrupts a gracefulStop. */
+  #close(): Promise<void> {
+    return (this.#closed ??= this.onClose());
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

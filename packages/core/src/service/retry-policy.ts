@@ -80,12 +80,12 @@ export function retryAfterFailure<R>(policy: Required<RetryPolicy>, firstError: 
   if (policy.maxAttempts <= 1 || !policy.retryOn(firstError)) return Promise.reject(firstError as Error);
   return pRetry(
     async (attemptNumber) => {
-      if (attemptNumber === 1) throw toError(firstError);
+      if (attemptNumber === 1) throw new AttemptFailure(toError(firstError));
       try {
         return await hooks.attempt(attemptNumber);
       } catch (e) {
         if (!policy.retryOn(e)) throw new AbortError(toError(e));
-        throw toError(e);
+        throw new AttemptFailure(toError(e));
       }
     },
     {
@@ -96,8 +96,27 @@ export function retryAfterFailure<R>(policy: Required<RetryPolicy>, firstError: 
       randomize: policy.jitter,
       signal: hooks.signal,
       onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
-        if (retriesLeft > 0) hooks.onRetry(attemptNumber === 1 ? firstError : error, attemptNumber);
+        if (retriesLeft > 0) hooks.onRetry(attemptNumber === 1 ? firstError : unwrapAttempt(error), attemptNumber);
       },
     },
-  );
+  ).catch((e: unknown) => {
+    throw unwrapAttempt(e);
+  });
+}
+
+/**
+ * p-retry never retries a `TypeError` (it takes it for a programming error), but a handler's
+ * TypeError is as retryable as any other error: each failed attempt is carried in this wrapper
+ * and unwrapped afterwards.
+ */
+class AttemptFailure extends Error {
+  readonly original: Error;
+  constructor(original: Error) {
+    super(original.message);
+    this.original = original;
+  }
+}
+
+function unwrapAttempt(e: unknown): unknown {
+  return e instanceof AttemptFailure ? e.original : e;
 }

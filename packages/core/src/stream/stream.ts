@@ -107,6 +107,8 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
   #state: State = OPEN;
   #exhausted = false;
   #started = false;
+  /** Handed to an operator after it had started (or to an asynchronous operator): its owner pulls it. */
+  #taken = false;
   #error: E | undefined;
   #inflight: Promise<unknown> | undefined;
   #sourceClosed: Promise<void> | undefined;
@@ -256,18 +258,22 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
    * ```
    */
   next(): Promise<StreamValue<T> | E | undefined> {
-    if (this.#pos < this.#buf.length) return Promise.resolve({ value: this.#buf[this.#pos++] as T });
-    if (this.#inflight !== undefined) {
-      const after = this.#inflight.then(() => this.next());
-      this.#inflight = after;
-      return after;
+    if (this.#taken) return Promise.resolve(takenError() as E);
+    if (this.#inflight === undefined && this.#pos < this.#buf.length) {
+      return Promise.resolve({ value: this.#buf[this.#pos++] as T });
     }
-    const p = this.#nextSlow();
+    // Calls made while a pull is pending queue behind it, in call order.
+    const p = this.#inflight === undefined ? this.#nextSlow() : this.#inflight.then(() => this.#nextUnqueued());
     this.#inflight = p;
     void p.then(() => {
       if (this.#inflight === p) this.#inflight = undefined;
     });
     return p;
+  }
+
+  #nextUnqueued(): Promise<StreamValue<T> | E | undefined> | StreamValue<T> {
+    if (this.#pos < this.#buf.length) return { value: this.#buf[this.#pos++] as T };
+    return this.#nextSlow();
   }
 
   async #nextSlow(): Promise<StreamValue<T> | E | undefined> {
@@ -302,6 +308,7 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
     };
     return {
       next: () => {
+        if (this.#taken) return Promise.reject(takenError());
         if (this.#pos < this.#buf.length) return Promise.resolve({ value: this.#buf[this.#pos++] as T, done: false });
         return slow();
       },
@@ -414,9 +421,7 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
 
   #terminal(): null | Promise<never> {
     if (this.#state === FAILED) return Promise.reject(this.#error as Error);
-    if (this.#state === TRANSFERRED) {
-      return Promise.reject(new PirouetteError("STATE", "this stream was consumed by an operator; use the stream it returned"));
-    }
+    if (this.#state === TRANSFERRED) return Promise.reject(takenError());
     return null;
   }
 
@@ -482,13 +487,12 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
   /** Hand this stream's source to a new owner. */
   #transfer(): ChunkPuller<T> {
     this.#assertOwnable();
+    this.#taken = true;
     return this;
   }
 
   #assertOwnable(): void {
-    if (this.#state === TRANSFERRED) {
-      throw new PirouetteError("STATE", "this stream was consumed by an operator; use the stream it returned");
-    }
+    if (this.#state === TRANSFERRED || this.#taken) throw takenError();
   }
 
   #derive<U>(stage: Stage<T, U>): Stream<U, E> {
@@ -496,16 +500,20 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
     if (!this.#started && this.#state === OPEN) {
       this.#state = TRANSFERRED;
       const composed = this.#stage === undefined ? (stage as Stage<unknown, U>) : composeStages(this.#stage, stage);
-      return new Stream<U, E>(this.#source, composed);
+      const derived = new Stream<U, E>(this.#source, composed);
+      // The source now closes through `derived`: report that on this stream's `closed` too.
+      void derived.closed.then((e) => this.#resolveClosed(e));
+      return derived;
     }
+    this.#taken = true;
     return new Stream<U, E>(
       { pull: () => this[pullChunk](), close: () => this.close() },
       stage as Stage<unknown, U>,
     );
   }
 
+  /** Callers have already taken ownership of this stream through #transfer. */
   #wrap<U, E2 = E>(source: StreamSource<U>): Stream<U, E2> {
-    this.#assertOwnable();
     return new Stream<U, E2>(source);
   }
 
@@ -906,6 +914,10 @@ function concatChunks<T>(parts: readonly (readonly T[])[]): T[] {
   const groups: T[][] = [];
   for (let i = 0; i < parts.length; i += GROUP) groups.push(([] as T[]).concat(...parts.slice(i, i + GROUP)));
   return ([] as T[]).concat(...groups);
+}
+
+function takenError(): PirouetteError {
+  return new PirouetteError("STATE", "this stream was consumed by an operator; use the stream it returned");
 }
 
 function isStreamValue<T>(r: unknown): r is StreamValue<T> {
