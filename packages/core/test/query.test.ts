@@ -286,6 +286,41 @@ describe("orderBy", () => {
     );
   });
 
+  it("puts undefined last in both directions with several keys (generated)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ a: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }), b: fc.integer({ min: 0, max: 3 }) }), {
+          maxLength: 40,
+        }),
+        fc.boolean(),
+        async (rows, desc) => {
+          const dir = desc ? "descending" : "ascending";
+          const cmpA = (x: number | undefined, y: number | undefined): number =>
+            x === undefined || y === undefined ? (x === undefined ? 1 : 0) - (y === undefined ? 1 : 0) : desc ? y - x : x - y;
+          const got = await from(rows)
+            .orderBy((r) => r.a, dir)
+            .thenBy((r) => r.b, "descending")
+            .toArray();
+          expect(got).toEqual(stableSort(rows, (x, y) => cmpA(x.a, y.a) || y.b - x.b));
+        },
+      ),
+    );
+  });
+
+  it("treats equal infinities as ties and goes on to the next key", async () => {
+    const rows = [
+      { a: Infinity, b: 2 },
+      { a: -Infinity, b: 9 },
+      { a: Infinity, b: 1 },
+    ];
+    expect(
+      await from(rows)
+        .orderBy((r) => r.a)
+        .thenBy((r) => r.b)
+        .toArray(),
+    ).toEqual([rows[1], rows[2], rows[0]]);
+  });
+
   it("puts NaN, null and undefined last in both directions", async () => {
     const keys = [3, undefined, 1, null, Number.NaN, 2];
     const asc = await from(keys).orderBy((k) => k).toArray();

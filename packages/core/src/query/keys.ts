@@ -28,27 +28,13 @@ export class KeyMap<V> {
     return isStructural(key) ? this.#structural.get(this.#encode(key)) : this.#direct.get(key);
   }
 
-  /** The value under `key`, created with `create` (and stored) when absent. */
-  upsert(key: unknown, create: () => V): V {
-    if (isStructural(key)) {
-      const k = this.#encode(key);
-      let v = this.#structural.get(k);
-      if (v === undefined && !this.#structural.has(k)) {
-        v = create();
-        this.#structural.set(k, v);
-      }
-      return v as V;
-    }
-    let v = this.#direct.get(key);
-    if (v === undefined && !this.#direct.has(key)) {
-      v = create();
-      this.#direct.set(key, v);
-    }
-    return v as V;
+  set(key: unknown, value: V): void {
+    if (isStructural(key)) this.#structural.set(this.#encode(key), value);
+    else this.#direct.set(key, value);
   }
 
   #encode(key: object): string {
-    return encode(key, new Set(), this.#ids);
+    return encode(key, [], this.#ids);
   }
 }
 
@@ -79,7 +65,7 @@ function identity(v: unknown, ids: Map<unknown, number>): string {
   return `#${id}`;
 }
 
-function encode(v: unknown, ancestors: Set<object>, ids: Map<unknown, number>): string {
+function encode(v: unknown, ancestors: object[], ids: Map<unknown, number>): string {
   switch (typeof v) {
     case "undefined":
       return "u";
@@ -101,8 +87,8 @@ function encode(v: unknown, ancestors: Set<object>, ids: Map<unknown, number>): 
   const o = v as object;
   if (!isStructural(o)) return identity(o, ids);
   if (o instanceof Date) return `D${o.getTime()}`;
-  if (ancestors.has(o)) throw new PirouetteError("INVALID_ARGUMENT", "a group or join key must not be cyclic");
-  ancestors.add(o);
+  if (ancestors.includes(o)) throw new PirouetteError("INVALID_ARGUMENT", "a group or join key must not be cyclic");
+  ancestors.push(o);
   let out: string;
   if (Array.isArray(o)) {
     const parts: string[] = [];
@@ -124,6 +110,6 @@ function encode(v: unknown, ancestors: Set<object>, ids: Map<unknown, number>): 
     for (const k of Object.keys(rec).sort()) parts.push(`${JSON.stringify(k)}:${encode(rec[k], ancestors, ids)}`);
     out = `{${parts.join(",")}}`;
   }
-  ancestors.delete(o);
+  ancestors.pop();
   return out;
 }

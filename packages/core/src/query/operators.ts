@@ -54,13 +54,14 @@ export function groupStream<T, K, E>(up: Stream<T, E>, keyFn: (value: T) => K): 
     for (let i = 0; i < items.length; i++) {
       const item = items[i] as T;
       const key = keyFn(item);
-      index
-        .upsert(key, () => {
-          const g: Group<K, T> = { key, items: [] };
-          groups.push(g);
-          return g.items;
-        })
-        .push(item);
+      const members = index.get(key);
+      if (members !== undefined) {
+        members.push(item);
+      } else {
+        const g: Group<K, T> = { key, items: [item] };
+        groups.push(g);
+        index.set(key, g.items);
+      }
     }
     return groups;
   });
@@ -86,7 +87,10 @@ export function joinStream<T, U, E, E2>(
       if (index === undefined) {
         const built = new KeyMap<U[]>();
         await right.forEach((u) => {
-          built.upsert(rightKey(u), () => []).push(u);
+          const key = rightKey(u);
+          const members = built.get(key);
+          if (members !== undefined) members.push(u);
+          else built.set(key, [u]);
         });
         index = built;
       }

@@ -121,33 +121,71 @@ export function compareKeys(a: unknown, b: unknown, descending: boolean): number
   return descending ? -c : c;
 }
 
+type Compare = (x: number, y: number) => number;
+
+/**
+ * The comparison of item indices `x`, `y` on one key column. Columns whose keys are all (non-NaN)
+ * numbers or all strings (the common case) get a specialised comparison.
+ */
+function columnComparator(values: readonly OrderKey[], kinds: Uint8Array, descending: boolean): Compare {
+  let uniform = -1;
+  for (let i = 0; i < kinds.length; i++) {
+    const k = kinds[i] as number;
+    if (i === 0) uniform = k;
+    else if (k !== uniform) {
+      uniform = -1;
+      break;
+    }
+  }
+  const sign = descending ? -1 : 1;
+  if (uniform === NUMBER && values.every((v) => typeof v === "number")) {
+    return (x, y) => sign * ((values[x] as number) - (values[y] as number));
+  }
+  if (uniform === STRING) {
+    const strs = values as readonly string[];
+    return (x, y) => {
+      const a = strs[x] as string;
+      const b = strs[y] as string;
+      return a < b ? -sign : a > b ? sign : 0;
+    };
+  }
+  return (x, y) => {
+    const ka = kinds[x] as number;
+    const kb = kinds[y] as number;
+    if (ka >= NAN || kb >= NAN) return ka - kb;
+    const c = ka !== kb ? ka - kb : compareSameKind(ka, values[x], values[y]);
+    return sign * c;
+  };
+}
+
 /** Stable sort of `items` by `specs` (each key function is called once per item). @internal */
 export function sortBy<T>(items: readonly T[], specs: readonly OrderSpec<T>[]): T[] {
   const n = items.length;
-  const m = specs.length;
-  const keys = new Array<OrderKey[]>(n);
-  const order = new Array<number>(n);
-  for (let i = 0; i < n; i++) {
-    const item = items[i] as T;
-    const k = new Array<OrderKey>(m);
-    for (let j = 0; j < m; j++) {
-      const key = (specs[j] as OrderSpec<T>).key(item);
-      kind(key); // validate eagerly: a bad key fails even when there is nothing to compare it with
-      k[j] = key;
+  const columns: Compare[] = specs.map((spec) => {
+    const values = new Array<OrderKey>(n);
+    const kinds = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const key = spec.key(items[i] as T);
+      kinds[i] = kind(key); // validates: a bad key fails even with nothing to compare it with
+      values[i] = key;
     }
-    keys[i] = k;
-    order[i] = i;
-  }
-  const desc = specs.map((s) => s.direction === "descending");
-  order.sort((x, y) => {
-    const kx = keys[x] as OrderKey[];
-    const ky = keys[y] as OrderKey[];
-    for (let j = 0; j < m; j++) {
-      const c = compareKeys(kx[j], ky[j], desc[j] === true);
-      if (c !== 0) return c;
-    }
-    return x - y; // stable, whatever the engine
+    return columnComparator(values, kinds, spec.direction === "descending");
   });
+  const order = new Array<number>(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const m = columns.length;
+  const first = columns[0];
+  order.sort(
+    m === 1 && first !== undefined
+      ? (x, y) => first(x, y) || x - y
+      : (x, y) => {
+          for (let j = 0; j < m; j++) {
+            const c = (columns[j] as Compare)(x, y);
+            if (c) return c; // NaN (Infinity - Infinity) counts as a tie, as in Array#sort
+          }
+          return x - y; // stable, whatever the engine
+        },
+  );
   const out = new Array<T>(n);
   for (let i = 0; i < n; i++) out[i] = items[order[i] as number] as T;
   return out;

@@ -64,6 +64,10 @@ export async function serve(...args: (Listener | ServeOptions)[]): Promise<Serve
     throw e;
   }
 
+  // Like a Ballerina program with listeners, stay up until stopped, even when no listener holds
+  // a socket open (the in-memory one): signal handlers alone do not keep Node running.
+  const keepAlive = setInterval(() => undefined, 2 ** 30);
+
   let failed = false;
   let stopping: Promise<number> | undefined;
   let resolveStopped!: (code: number) => void;
@@ -106,6 +110,7 @@ export async function serve(...args: (Listener | ServeOptions)[]): Promise<Serve
       }
     }
     for (const s of signals) process.off(s, onSignal);
+    clearInterval(keepAlive);
     const code = failed ? 1 : 0;
     process.exitCode = code;
     resolveStopped(code);

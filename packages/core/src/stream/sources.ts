@@ -73,6 +73,7 @@ export function asyncIterableSource<T>(iterable: AsyncIterable<T>, onClose?: () 
 
 interface ReadableLike<T> {
   read(size?: number): T | null;
+  on(event: string, fn: (...args: unknown[]) => void): unknown;
   once(event: string, fn: (...args: unknown[]) => void): unknown;
   off(event: string, fn: (...args: unknown[]) => void): unknown;
   destroy(err?: Error): unknown;
@@ -99,6 +100,9 @@ export function isReadable(value: unknown): value is ReadableLike<unknown> {
  */
 export function readableSource<T>(readable: ReadableLike<T>): StreamSource<T> {
   let ended = false;
+  // The stream owns the readable from now on: an 'error' emitted while no pull is waiting
+  // must not become an uncaught exception. The error stays in `readable.errored` for pull.
+  readable.on("error", () => undefined);
   const drainBuffered = (): T[] => {
     const out: T[] = [];
     let v: T | null;

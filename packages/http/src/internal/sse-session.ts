@@ -1,0 +1,147 @@
+/**
+ * One server-sent events response: pumps a Stream into the socket, one write per chunk
+ * (writes within one tick are corked together), with drain backpressure, heartbeats, a stall
+ * timeout, `event: error` on failure, and the source closed when the client goes away.
+ * @internal
+ * @module
+ */
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { toError, type Stream } from "@pirouette/core";
+import { formatSseElement, formatSseEvent } from "../sse.ts";
+
+export interface SseSessionOptions {
+  readonly stallTimeoutMs: number;
+  /** The stream failed: after `event: error` was sent (or could not be). */
+  readonly onStreamError: (error: Error) => void;
+  /** A client that did not drain in time was disconnected. */
+  readonly onStall: () => void;
+  /** The session is over (ended, failed, disconnected or stopped). */
+  readonly onDone: (session: SseSession) => void;
+}
+
+const HEARTBEAT = ":\n\n";
+
+export class SseSession {
+  readonly #res: ServerResponse;
+  readonly #o: SseSessionOptions;
+  readonly #chunks: Stream<readonly unknown[], unknown>;
+  #closed = false;
+  #corked = false;
+  #lastWrite = 0;
+  #drainWaiter: ((ok: boolean) => void) | undefined;
+  #stallTimer: NodeJS.Timeout | undefined;
+
+  constructor(res: ServerResponse, stream: Stream<unknown, unknown>, status: number, headers: Readonly<Record<string, string | readonly string[]>>, options: SseSessionOptions) {
+    this.#res = res;
+    this.#o = options;
+    this.#chunks = stream.chunks();
+    const h: OutgoingHttpHeaders = {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      "x-accel-buffering": "no",
+      ...headers,
+    };
+    if (res.req.httpVersionMajor === 1 && res.req.httpVersionMinor >= 1) h["connection"] = "keep-alive";
+    res.writeHead(status, h);
+    res.flushHeaders();
+    this.#lastWrite = Date.now();
+    res.on("close", this.#onClose);
+    res.on("drain", this.#onDrain);
+    void this.#pump();
+  }
+
+  /** True once the session ended, failed or the client went away. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Write a heartbeat comment if nothing was written for `idleMs` and the socket is not backed up. */
+  heartbeat(now: number, idleMs: number): void {
+    if (this.#closed || now - this.#lastWrite < idleMs || this.#res.writableNeedDrain) return;
+    this.#write(HEARTBEAT);
+  }
+
+  /** End the feed (listener stop): close the source, end the response. */
+  stop(): void {
+    if (this.#closed) return;
+    this.#finish();
+    this.#res.end();
+  }
+
+  readonly #onClose = (): void => {
+    // The client went away (or the response finished): release the source.
+    this.#finish();
+  };
+
+  readonly #onDrain = (): void => {
+    this.#settleDrain(true);
+  };
+
+  #settleDrain(ok: boolean): void {
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+    const w = this.#drainWaiter;
+    this.#drainWaiter = undefined;
+    w?.(ok);
+  }
+
+  #finish(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#settleDrain(false);
+    this.#res.off("drain", this.#onDrain);
+    this.#chunks.close().catch(() => undefined);
+    this.#o.onDone(this);
+  }
+
+  #write(s: string): boolean {
+    const res = this.#res;
+    if (!this.#corked) {
+      this.#corked = true;
+      res.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        res.uncork();
+      });
+    }
+    this.#lastWrite = Date.now();
+    return res.write(s);
+  }
+
+  #waitDrain(): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      this.#drainWaiter = resolve;
+      this.#stallTimer = setTimeout(() => {
+        this.#stallTimer = undefined;
+        if (this.#closed) return;
+        this.#o.onStall();
+        this.#res.destroy();
+        this.#finish();
+      }, this.#o.stallTimeoutMs);
+      this.#stallTimer.unref();
+    });
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      for await (const chunk of this.#chunks) {
+        if (this.#closed) return;
+        let s = "";
+        for (let i = 0; i < chunk.length; i++) s += formatSseElement(chunk[i]);
+        if (s.length > 0 && !this.#write(s) && !(await this.#waitDrain())) return;
+        if (this.#closed) return;
+      }
+      if (!this.#closed) {
+        this.#finish();
+        this.#res.end();
+      }
+    } catch (e) {
+      if (this.#closed) return;
+      const error = toError(e);
+      this.#write(formatSseEvent({ event: "error", data: error.message }));
+      this.#finish();
+      this.#res.end();
+      this.#o.onStreamError(error);
+    }
+  }
+}

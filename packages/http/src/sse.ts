@@ -1,0 +1,97 @@
+/**
+ * Server-sent events: the event type and Ballerina's wire format.
+ *
+ * @module
+ */
+
+/**
+ * One server-sent event, as Ballerina's `http:SseEvent`: at least one field is set. On the
+ * wire it is written as the comment (`: text`), `id:`, `event:`, `retry:` and one `data:`
+ * line per line of `data`, then a blank line.
+ *
+ * @example
+ * ```ts
+ * const tick: SseEvent = { id: "42", event: "price", data: JSON.stringify({ sym: "ACME", px: 12.5 }) };
+ * ```
+ */
+export interface SseEvent {
+  /** The event name (`event:`); clients dispatch unnamed events as `message`. */
+  readonly event?: string;
+  /** The event id (`id:`): the client sends the last one back as `Last-Event-ID` when it reconnects. */
+  readonly id?: string;
+  /** The payload; each line becomes one `data:` line. */
+  readonly data?: string;
+  /** The reconnection delay the client should use, in milliseconds (`retry:`). */
+  readonly retry?: number;
+  /** A comment line (`: text`), ignored by clients. */
+  readonly comment?: string;
+}
+
+const FIELDS = new Set(["event", "id", "data", "retry", "comment"]);
+const LINE_BREAK = /\r\n|\r|\n/;
+const HAS_LINE_BREAK = /[\r\n]/;
+const HAS_LINE_BREAK_OR_NUL = /[\r\n\0]/g;
+
+/**
+ * Whether `value` has the shape of an {@link SseEvent}: a plain object whose own keys are all
+ * SSE fields (at least one), with string `event`/`id`/`data`/`comment` and a numeric `retry`.
+ * Any other stream element is sent as `data` (strings as they are, other values as JSON).
+ *
+ * @example
+ * ```ts
+ * isSseEvent({ data: "hi" }); // true
+ * isSseEvent({ data: "hi", price: 3 }); // false: sent as data: {"data":"hi","price":3}
+ * ```
+ */
+export function isSseEvent(value: unknown): value is SseEvent {
+  if (typeof value !== "object" || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  let n = 0;
+  for (const key in value) {
+    if (!FIELDS.has(key)) return false;
+    const v = (value as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    if (key === "retry" ? typeof v !== "number" : typeof v !== "string") return false;
+    n++;
+  }
+  return n > 0;
+}
+
+/** @internal Write `text` as one `prefix`-line per line. */
+function lines(prefix: string, text: string): string {
+  if (!HAS_LINE_BREAK.test(text)) return prefix + text + "\n";
+  let out = "";
+  for (const line of text.split(LINE_BREAK)) out += prefix + line + "\n";
+  return out;
+}
+
+/** `id` and `event` are single-line fields: line breaks (and NUL in ids) would inject fields. */
+function field(text: string): string {
+  return HAS_LINE_BREAK.test(text) || text.includes("\0") ? text.replace(HAS_LINE_BREAK_OR_NUL, "") : text;
+}
+
+/**
+ * @internal Encode one event in Ballerina's order: comment, id, event, retry, data lines, then
+ * the blank line that ends the event.
+ */
+export function formatSseEvent(e: SseEvent): string {
+  let s = "";
+  if (e.comment !== undefined) s += lines(": ", e.comment);
+  if (e.id !== undefined) s += "id: " + field(e.id) + "\n";
+  if (e.event !== undefined) s += "event: " + field(e.event) + "\n";
+  if (e.retry !== undefined && Number.isFinite(e.retry)) s += "retry: " + String(Math.max(0, Math.trunc(e.retry))) + "\n";
+  if (e.data !== undefined) s += lines("data: ", e.data);
+  return s + "\n";
+}
+
+const decoder = new TextDecoder();
+
+/** @internal Encode any stream element: an SseEvent as is, a string or bytes as data, anything else as JSON data. */
+export function formatSseElement(value: unknown): string {
+  if (typeof value === "string") return lines("data: ", value) + "\n";
+  if (isSseEvent(value)) return formatSseEvent(value);
+  if (value instanceof Uint8Array) return lines("data: ", decoder.decode(value)) + "\n";
+  const json = JSON.stringify(value) as string | undefined;
+  return "data: " + (json ?? "null") + "\n\n";
+}
