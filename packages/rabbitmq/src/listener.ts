@@ -113,6 +113,7 @@ interface Subscription {
   readonly dispatcher: Dispatcher<Message>;
   readonly channel: ManagedChannel;
   readonly deadLetterTopology: { readonly exchange: string; readonly queue: string } | undefined;
+  readonly onDelivery: (gen: Generation, raw: AmqpMessage | null) => void;
   consumerTag: string | undefined;
   consumerGen: Generation | undefined;
   /** Intake stopped (stopIntake, detach or the "stop" failure action). */
@@ -285,17 +286,6 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
     const maxDeliveries = this.#maxDeliveries;
     const orderBy = this.#o.orderBy;
 
-    const sub = {
-      att,
-      cfg,
-      queue,
-      deadLetterTopology: dl.topology,
-      consumerTag: undefined,
-      consumerGen: undefined,
-      stopped: false,
-      paused: false,
-    } as unknown as Subscription;
-
     const afterFailure = async (d: Inbound, e: unknown): Promise<unknown> => {
       // The handler settled the message itself and then failed: nothing left to retry.
       if (isSettled(d.origin)) {
@@ -365,9 +355,19 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
         }
       },
     });
-    Object.assign(sub, { dispatcher, channel });
-    (sub as { onDelivery?: unknown }).onDelivery = undefined;
-    this.#deliveryHandlers.set(sub, (gen, raw) => this.#onDelivery(sub, gen, raw, hasRequest, orderBy));
+    const sub: Subscription = {
+      att,
+      cfg,
+      queue,
+      dispatcher,
+      channel,
+      deadLetterTopology: dl.topology,
+      onDelivery: (gen, raw) => this.#onDelivery(sub, gen, raw, hasRequest, orderBy),
+      consumerTag: undefined,
+      consumerGen: undefined,
+      stopped: false,
+      paused: false,
+    };
     this.#subs.set(att.service, sub);
     try {
       await channel.start();
@@ -378,8 +378,6 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
       throw toRabbitMqError(e, `cannot consume from queue "${queue}"`, { queue });
     }
   }
-
-  readonly #deliveryHandlers = new WeakMap<Subscription, (gen: Generation, raw: AmqpMessage | null) => void>();
 
   #retryPolicy(): RetryPolicy | false {
     const user = this.#o.retry;
@@ -425,9 +423,7 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
   }
 
   async #consume(sub: Subscription, gen: Generation): Promise<void> {
-    const handler = this.#deliveryHandlers.get(sub);
-    if (handler === undefined) return;
-    const { consumerTag } = await gen.channel.consume(sub.queue, (raw) => handler(gen, raw), { noAck: sub.cfg.autoAck });
+    const { consumerTag } = await gen.channel.consume(sub.queue, (raw) => sub.onDelivery(gen, raw), { noAck: sub.cfg.autoAck });
     sub.consumerTag = consumerTag;
     sub.consumerGen = gen;
   }
@@ -481,6 +477,7 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
         ack: hasRequest ? (result) => this.#reply(delivery, result) : () => this.#settle(delivery, "ack", false),
         reject: () => this.#settle(delivery, "nack", true),
       };
+      if (this.#rejectDeadLetters) this.#origins.set(message, origin);
       const ready = sub.dispatcher.submit(delivery);
       if (autoAck && sub.dispatcher.saturated) this.#pause(sub, gen, ready);
     } catch (e) {
@@ -523,7 +520,7 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
 
   #settle(d: Inbound, kind: "ack" | "nack", requeue: boolean): void {
     if (d.origin.gen === undefined) return; // autoAck
-    if (!settle(d.origin, kind, false, requeue, false) && !d.origin.gen.open && d.origin.gen.unsettled.size >= 0) {
+    if (!settle(d.origin, kind, false, requeue, false) && !d.origin.gen.open) {
       this.logger.debug({ coordinates: d.coordinates, kind }, "stale acknowledgement dropped (channel closed; the broker requeued the message)");
     }
   }
@@ -599,6 +596,9 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
   }
 
   readonly #origins = new WeakMap<Message, Origin>();
+  get #rejectDeadLetters(): boolean {
+    return this.#o.deadLetter === "reject";
+  }
 
   async #report(att: Attachment<object, ResolvedConfig>, message: Message | undefined, error: Error): Promise<void> {
     const fn = (att.service as Service).onError;

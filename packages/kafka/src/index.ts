@@ -1,0 +1,6 @@
+/**
+ * @pirouette/kafka: Kafka listener, producer and consumer on kafkajs
+ *
+ * @module
+ */
+export {};
