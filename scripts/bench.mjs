@@ -3,8 +3,10 @@
 // Node process with --expose-gc (the harness calls gc() between trials). Extra arguments are
 // passed through to the benchmark.
 import { spawnSync } from "node:child_process";
+import console from "node:console";
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");

@@ -50,7 +50,14 @@ writeFileSync(
   JSON.stringify(
     {
       extends: "../../../tsconfig.base.json",
-      compilerOptions: { composite: false, noEmit: true, types: ["node"], experimentalDecorators: true },
+      compilerOptions: {
+        composite: false,
+        noEmit: true,
+        types: ["node"],
+        experimentalDecorators: true,
+        rewriteRelativeImportExtensions: false,
+        allowImportingTsExtensions: true,
+      },
       include: ["."],
       exclude: ["fixtures"],
       references: [{ path: ".." }],

@@ -47,7 +47,7 @@ async function rejection(p: Promise<unknown>): Promise<PirouetteError> {
 describe("attach validation", () => {
   test("an unknown on* method is rejected with a hint", async () => {
     const l = listen({ broker: new memory.Broker() });
-    const e = await rejection(l.attach({ onMesage() {} } as never, "t"));
+    const e = await rejection(l.attach({ onMesage() {} }, "t"));
     expect(e.code).toBe("MEMORY_UNKNOWN_METHOD");
     expect(e.message).toContain("onMesage");
     expect(e.message).toContain("did you mean onMessage");
@@ -65,7 +65,7 @@ describe("attach validation", () => {
 
   test("a missing onMessage, a missing topic and a non-object are rejected", async () => {
     const l = listen({ broker: new memory.Broker() });
-    expect((await rejection(l.attach({ onError() {} } as never, "t"))).code).toBe("MEMORY_MISSING_METHOD");
+    expect((await rejection(l.attach({ onError() {} }, "t"))).code).toBe("MEMORY_MISSING_METHOD");
     expect((await rejection(l.attach({ onMessage() {} }))).code).toBe("MEMORY_MISSING_TOPIC");
     expect((await rejection(l.attach({ onMessage() {} }, { topic: "" }))).code).toBe("MEMORY_MISSING_TOPIC");
     expect((await rejection(l.attach(null as never, "t"))).code).toBe("MEMORY_INVALID_SERVICE");

@@ -101,6 +101,9 @@ describe("redelivery", () => {
       {
         onMessage: (n: number, caller: memory.Caller) => {
           calls.push({ n, deliveryCount: caller.message.deliveryCount });
+          // Without "stop" taking effect the failure would be redelivered in a hot loop that
+          // starves timers (and the test timeout): give up failing after a few, so it fails instead.
+          if (calls.length > 3) return;
           throw new Error(`cannot handle ${n}`);
         },
         onError: (e: Error) => void errors.push(e),
@@ -373,7 +376,7 @@ describe("memory.Client", () => {
   test("pipeTo(client): the client is a Sink writing to its topic", async () => {
     const broker = new memory.Broker();
     const sink = new memory.Client({ broker, topic: "out" });
-    await Stream.of({ n: 1 }, { n: 2 }, "text").pipeTo(sink);
+    await Stream.of<unknown>({ n: 1 }, { n: 2 }, "text").pipeTo(sink);
     const out = broker.messages("out");
     expect(out.map((m) => Buffer.from(m.value).toString("utf8"))).toEqual(['{"n":1}', '{"n":2}', "text"]);
     expect(out.map((m) => m.headers["content-type"])).toEqual(["application/json", "application/json", "text/plain; charset=utf-8"]);

@@ -31,7 +31,7 @@ function start(mode: string): Child {
   let waiters: { pattern: RegExp; resolve: (l: string) => void }[] = [];
   let buffer = "";
   let err = "";
-  proc.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+  proc.stdout.setEncoding("utf8").on("data", (chunk: string) => {
     buffer += chunk;
     let i: number;
     while ((i = buffer.indexOf("\n")) >= 0) {
@@ -41,7 +41,7 @@ function start(mode: string): Child {
       waiters = waiters.filter((w) => (w.pattern.test(line) ? (w.resolve(line), false) : true));
     }
   });
-  proc.stderr!.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
+  proc.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.on("exit", (code, signal) => resolve({ code, signal })),
   );

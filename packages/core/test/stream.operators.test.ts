@@ -172,13 +172,23 @@ const sorted = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b
 
 /**
  * What a failing stream of `kind` must have delivered before its error: everything, except
- * where the failure takes buffered elements with it: a Readable discards its buffer when it is
- * destroyed by the error (as in Node), and a callback that throws fails its whole chunk (the
- * "array" kind fails through a map callback), so there only a prefix is guaranteed.
+ * for a Readable, which discards its buffer when it is destroyed by the error (as in Node):
+ * there only a prefix is guaranteed.
  */
 function expectDeliveredBeforeFailure(kind: Kind, items: readonly number[], seen: readonly number[]): void {
-  if (kind === "readable" || kind === "array") expect(items.slice(0, seen.length)).toEqual(seen);
+  if (kind === "readable") expect(items.slice(0, seen.length)).toEqual(seen);
   else expect(seen).toEqual(items);
+}
+
+/** Everything a stream yields before it fails, and the error (undefined if it ended). */
+async function drainToFailure<T>(s: Stream<T, unknown>): Promise<{ values: T[]; error: unknown }> {
+  const values: T[] = [];
+  for (;;) {
+    const r = await s.next();
+    if (r === undefined) return { values, error: undefined };
+    if (r instanceof Error) return { values, error: r };
+    values.push((r as { value: T }).value);
+  }
 }
 
 // ---------------------------------------------------------------- the sources themselves
@@ -202,6 +212,23 @@ describe("sources", () => {
         expectDeliveredBeforeFailure(k, items, seen);
       }),
       RUNS,
+    );
+  });
+
+  it("an operator applied after some next() calls continues from the remaining elements", async () => {
+    await fc.assert(
+      fc.asyncProperty(kind, ints, fc.nat({ max: 1100 }), async (k, items, n) => {
+        const s = streamOf(k, items);
+        const head: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const r = await s.next();
+          if (r === undefined || r instanceof Error) break;
+          head.push(r.value);
+        }
+        expect(head).toEqual(items.slice(0, n));
+        expect(await s.map((x) => x + 1).toArray()).toEqual(items.slice(n).map((x) => x + 1));
+      }),
+      { numRuns: 40 },
     );
   });
 
@@ -361,6 +388,42 @@ describe("fused operators match arrays", () => {
       RUNS,
     );
   });
+});
+
+describe("a callback that throws mid-chunk", () => {
+  // Per-item semantics whatever the chunking: the results for the elements before the failing
+  // one are delivered, then the error.
+  const items = Array.from({ length: 3000 }, (_, i) => i);
+  const boom = new Error("callback failed");
+  const at = (k: number) => (x: number): number => {
+    if (x === k) throw boom;
+    return x;
+  };
+  const cases: Record<string, [(s: Stream<number, Error>) => Stream<unknown, Error>, unknown[]]> = {
+    map: [(s) => s.map(at(1500)), items.slice(0, 1500)],
+    filter: [(s) => s.filter((x) => at(1500)(x) % 2 === 0), items.slice(0, 1500).filter((x) => x % 2 === 0)],
+    "map → filter (fused)": [(s) => s.map(at(1500)).filter((x) => x % 3 === 0), items.slice(0, 1500).filter((x) => x % 3 === 0)],
+    "filter → map (fused)": [(s) => s.filter((x) => x % 3 === 0).map(at(1500)), items.slice(0, 1500).filter((x) => x % 3 === 0)],
+    "map → filter, failing in the filter": [(s) => s.map((x) => x * 2).filter((x) => at(3000)(x) >= 0), items.slice(0, 1500).map((x) => x * 2)],
+    tap: [(s) => s.tap((x) => void at(1500)(x)), items.slice(0, 1500)],
+    takeWhile: [(s) => s.takeWhile((x) => at(1500)(x) >= 0), items.slice(0, 1500)],
+    flatMapSync: [(s) => s.flatMapSync((x) => [at(1500)(x), x]), items.slice(0, 1500).flatMap((x) => [x, x])],
+    flatMap: [(s) => s.flatMap((x) => [at(1500)(x), x]), items.slice(0, 1500).flatMap((x) => [x, x])],
+    "map → take (composed)": [(s) => s.map(at(1500)).take(2000), items.slice(0, 1500)],
+    "chunk → map (composed)": [(s) => s.chunk(100).map((c) => at(1500)(c[0] as number)), items.slice(0, 1500).filter((x) => x % 100 === 0)],
+    "skip → map → tap": [(s) => s.skip(10).map(at(1500)).tap(() => undefined), items.slice(10, 1500)],
+    "first stage fails, second sees the rest": [(s) => s.map(at(2500)).map(at(1500)), items.slice(0, 1500)],
+  };
+  for (const [name, [op, expected]] of Object.entries(cases)) {
+    it(`${name}: delivers the results before the failing element, then the error`, async () => {
+      for (const k of ["array", "chunked-source"] as const) {
+        const { values, error } = await drainToFailure(op(streamOf(k, items)));
+        expect(error).toBe(boom);
+        expect(values).toEqual(expected);
+      }
+      await expect(op(Stream.from(items)).toArray()).rejects.toBe(boom);
+    });
+  }
 });
 
 // ---------------------------------------------------------------- asynchronous operators

@@ -167,7 +167,7 @@ export class HttpClient {
     if (this.#closed) throw new HttpError("CLOSED", "the client is closed");
     const url = this.#url(path, options.query);
     const headers: Record<string, string> = { accept: "application/json, text/plain;q=0.9, */*;q=0.8", ...this.#o.headers, ...options.headers };
-    let payload: BodyInit | undefined;
+    let payload: string | Uint8Array | URLSearchParams | undefined;
     if (body !== undefined) {
       const has = (name: string): boolean => Object.keys(headers).some((k) => k.toLowerCase() === name);
       if (typeof body === "string") {
@@ -248,7 +248,7 @@ export class HttpClient {
       for (const [k, v] of Object.entries(query)) {
         if (v === undefined) continue;
         if (Array.isArray(v)) for (const x of v as readonly (string | number | boolean)[]) qs.append(k, String(x));
-        else qs.append(k, String(v as string | number | boolean));
+        else qs.append(k, String(v));
       }
       const s = qs.toString();
       if (s.length > 0) url += (url.includes("?") ? "&" : "?") + s;
@@ -364,7 +364,7 @@ export class HttpClient {
         if (body === null) {
           ended = true;
         } else {
-          const reader = body.getReader();
+          const reader = body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
           const decoder = new TextDecoder();
           try {
             for (;;) {
@@ -449,7 +449,7 @@ async function readLimited(response: globalThis.Response, limit: number): Promis
     throw new HttpError("RESPONSE_TOO_LARGE", `the response body (${len} bytes) is larger than ${limit} bytes`, { status: response.status });
   }
   if (response.body === null) return new Uint8Array();
-  const reader = response.body.getReader();
+  const reader = response.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const parts: Uint8Array[] = [];
   let size = 0;
   for (;;) {

@@ -62,14 +62,29 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   NOT_IMPLEMENTED: 501,
   UNAVAILABLE: 503,
   GATEWAY_TIMEOUT: 504,
-  TIMEOUT: 504,
   PAYLOAD_BINDING: 400,
   PAYLOAD_VALIDATION: 400,
 };
 
+/** @internal Codes the client raises: a handler that lets one escape answers 502, not the upstream status. */
+export const CLIENT_CODES: ReadonlySet<string> = new Set([
+  "HTTP_STATUS",
+  "CONNECTION",
+  "TIMEOUT",
+  "RESPONSE_TOO_LARGE",
+  "SSE_ERROR_EVENT",
+  "SSE_CONTENT_TYPE",
+  "BAD_RESPONSE",
+  "ABORTED",
+  "CLOSED",
+]);
+
 /** Options of {@link HttpError}. */
 export interface HttpErrorOptions extends PirouetteErrorOptions {
-  /** The HTTP status. Default: from the code (`NOT_FOUND` → 404, …), else 500. */
+  /**
+   * The HTTP status. Default: from the code (`NOT_FOUND` → 404, …), 0 for client failures
+   * without a response (`CONNECTION`, `TIMEOUT`, …), else 500.
+   */
   readonly status?: number;
   /** Extra response headers (listener) or the response's headers (client). */
   readonly headers?: Readonly<Record<string, string>>;
@@ -126,5 +141,5 @@ export class HttpError extends PirouetteError {
 
 /** @internal The status a code answers with. */
 export function statusForCode(code: string): number {
-  return STATUS_BY_CODE[code] ?? 500;
+  return STATUS_BY_CODE[code] ?? (CLIENT_CODES.has(code) ? 0 : 500);
 }

@@ -250,7 +250,7 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
     this.#services.delete(att.service);
     if (state !== undefined) {
       await state.dispatcher.drain(this.gracefulStopTimeoutMs);
-      this.releaseDispatcher(state.dispatcher as Dispatcher<unknown>);
+      this.releaseDispatcher(state.dispatcher);
     }
   }
 

@@ -221,8 +221,8 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
     if (config.mode !== undefined && config.mode !== "payload" && config.mode !== "message") {
       throw new RabbitMqError("RABBITMQ_INVALID_CONFIG", 'mode must be "payload" or "message"');
     }
-    const bindings = config.bindings ?? [];
-    if (!Array.isArray(bindings) || bindings.some((b) => typeof b?.exchange !== "string")) {
+    const bindings: readonly QueueBinding[] = config.bindings ?? [];
+    if (!Array.isArray(bindings) || bindings.some((b: unknown) => typeof (b as QueueBinding | null)?.exchange !== "string")) {
       throw new RabbitMqError("RABBITMQ_INVALID_CONFIG", "bindings must be an array of { exchange, routingKey? }");
     }
     return {
@@ -347,7 +347,15 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
       name: `consumer:${queue}`,
       confirm: false,
       setup: (gen) => this.#setup(sub, gen),
-      onError: (err) => void this.#report(att, undefined, err),
+      onError: (err) => {
+        if (err.code === "RABBITMQ_PRECONDITION_FAILED" && /acknowledgement .* timed out/.test(err.message)) {
+          this.logger.warn(
+            { queue, err },
+            "a handler ran longer than the broker's consumer_timeout: the broker closed the channel and requeued its messages; late acks are dropped",
+          );
+        }
+        void this.#report(att, undefined, err);
+      },
       onClosed: (gen) => {
         if (sub.consumerGen === gen) {
           sub.consumerTag = undefined;
@@ -601,13 +609,13 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
   }
 
   async #report(att: Attachment<object, ResolvedConfig>, message: Message | undefined, error: Error): Promise<void> {
-    const fn = (att.service as Service).onError;
+    const fn = (att.service as Record<string, unknown>)["onError"];
     if (typeof fn !== "function") {
       this.logger.error({ err: error, coordinates: (error as { coordinates?: unknown }).coordinates }, "unhandled rabbitmq service error");
       return;
     }
     try {
-      await fn.call(att.service, message, error);
+      await (fn as (m: Message | undefined, e: Error) => unknown).call(att.service, message, error);
     } catch (e) {
       this.logger.error({ err: toError(e), original: error }, "onError threw");
     }

@@ -366,9 +366,10 @@ export interface StreamOptions {
   /** Unacknowledged messages the broker sends ahead; the stream never buffers more. Default 100. */
   readonly prefetch?: number;
   /**
-   * `"auto"` (default): a message is acknowledged when the stream hands it to its consumer
-   * (in chunks, one `multiple` ack per chunk). `"manual"`: call `client.basicAck(msg)` /
-   * `basicNack(msg)`; the broker stops sending at `prefetch` unacknowledged messages.
+   * `"auto"` (default): a message is acknowledged when the stream hands it to its consumer,
+   * one at a time (a consumer that stops early never acknowledges messages it did not get).
+   * `"manual"`: call `client.basicAck(msg)` / `basicNack(msg)`; the broker stops sending at
+   * `prefetch` unacknowledged messages, and closing the stream requeues the unacknowledged.
    */
   readonly ack?: "auto" | "manual";
 }

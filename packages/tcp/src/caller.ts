@@ -86,7 +86,7 @@ export class TcpCaller {
     try {
       bytes = payloadBytes(data);
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(e);
     }
     this.#conn.touch();
     return this.#conn.writer.write(bytes);

@@ -197,8 +197,10 @@ export function flatMapSource<T, U>(
   let input: readonly T[] = [];
   let pos = 0;
   let inner: ChunkPuller<U> | undefined;
+  let pendingError: { error: unknown } | undefined;
   return {
     async pull() {
+      if (pendingError !== undefined) throw pendingError.error;
       for (;;) {
         if (inner !== undefined) {
           const c = await pullAsync(inner);
@@ -213,7 +215,15 @@ export function flatMapSource<T, U>(
         }
         const out: U[] = [];
         while (pos < input.length) {
-          const r = fn(input[pos++] as T);
+          let r: Iterable<U> | AsyncIterable<U>;
+          try {
+            r = fn(input[pos++] as T);
+          } catch (error) {
+            // Deliver what the elements before the failing one produced, then fail.
+            if (out.length === 0) throw error;
+            pendingError = { error };
+            return out;
+          }
           if (Array.isArray(r)) {
             for (let j = 0; j < r.length; j++) out.push(r[j] as U);
           } else if (typeof (r as Iterable<U>)[Symbol.iterator] === "function" && !isPuller(r)) {

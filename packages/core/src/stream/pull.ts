@@ -18,6 +18,6 @@ export function pullAsync<T>(up: ChunkPuller<T>): Promise<readonly T[] | null> {
   try {
     return Promise.resolve(up[pullChunk]());
   } catch (e) {
-    return Promise.reject(e as Error);
+    return Promise.reject(e);
   }
 }

@@ -36,6 +36,11 @@ export interface Stage<I, O> {
   flush?(): readonly O[];
   /** True once the stage wants no more input. */
   readonly ended: boolean;
+  /**
+   * Set when a user callback threw during `run` (or `flush`): the chunk returned holds the
+   * results for the elements before the failing one; the stream delivers it, then fails.
+   */
+  readonly failure?: { readonly error: unknown } | undefined;
   /** Set on plain per-item `map` / `filter` stages so that a pair can be fused into one loop. */
   readonly fusable?: FusableStep;
 }
@@ -63,6 +68,10 @@ export function composeStages<A, B, C>(first: Stage<A, B>, second: Stage<B, C>):
     get ended() {
       return first.ended || second.ended;
     },
+    // The second stage only saw elements before the first one's failure: its failure comes first.
+    get failure() {
+      return second.failure ?? first.failure;
+    },
   };
 }
 
@@ -81,20 +90,28 @@ type Fn = (value: unknown, index: number) => unknown;
 function fuse<A, C>(a: FusableStep | undefined, b: FusableStep | undefined): Stage<A, C> | undefined {
   if (a === undefined || b === undefined || a.kind === b.kind) return undefined;
   let index = 0;
+  let failure: { error: unknown } | undefined;
   if (a.kind === "map") {
     const mapFn = a.fn as Fn;
     const filterFn = b.fn as Fn;
     return {
       ended: false,
+      get failure() {
+        return failure;
+      },
       run(chunk) {
         const n = chunk.length;
         const out = new Array<C>(n);
         const base = index;
         index += n;
         let k = 0;
-        for (let i = 0; i < n; i++) {
-          const v = mapFn(chunk[i], base + i);
-          if (filterFn(v, base + i)) out[k++] = v as C;
+        try {
+          for (let i = 0; i < n; i++) {
+            const v = mapFn(chunk[i], base + i);
+            if (filterFn(v, base + i)) out[k++] = v as C;
+          }
+        } catch (error) {
+          failure = { error };
         }
         out.length = k;
         return out;
@@ -106,15 +123,25 @@ function fuse<A, C>(a: FusableStep | undefined, b: FusableStep | undefined): Sta
   let mapIndex = 0;
   return {
     ended: false,
+    get failure() {
+      return failure;
+    },
     run(chunk) {
       const n = chunk.length;
       const out = new Array<C>(n);
       const base = index;
       index += n;
       let k = 0;
-      for (let i = 0; i < n; i++) {
-        const v = chunk[i];
-        if (filterFn(v, base + i)) out[k++] = mapFn(v, mapIndex++) as C;
+      try {
+        for (let i = 0; i < n; i++) {
+          const v = chunk[i];
+          if (filterFn(v, base + i)) {
+            const mapped = mapFn(v, mapIndex++) as C; // before k moves: a throw must not leave a hole
+            out[k++] = mapped;
+          }
+        }
+      } catch (error) {
+        failure = { error };
       }
       out.length = k;
       return out;

@@ -128,7 +128,7 @@ export function readableSource<T>(readable: ReadableLike<T>): StreamSource<T> {
       };
       const onError = (err: unknown): void => {
         cleanup();
-        reject(err as Error);
+        reject(err);
       };
       readable.once("readable", onReadable);
       readable.once("end", onEnd);

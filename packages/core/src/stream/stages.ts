@@ -8,18 +8,31 @@ import type { Stage } from "./source.ts";
 
 const EMPTY: readonly never[] = [];
 
+// A callback that throws does not lose the results before it: `run` returns them and sets
+// `failure`; the stream delivers them, then fails (as a per-item pipeline would).
+
 /** @internal */
 export function mapStage<T, U>(fn: (value: T, index: number) => U): Stage<T, U> {
   let index = 0;
+  let failure: { error: unknown } | undefined;
   return {
     ended: false,
-    fusable: { kind: "map", fn: fn as (value: never, index: number) => unknown },
+    get failure() {
+      return failure;
+    },
+    fusable: { kind: "map", fn: fn },
     run(chunk) {
       const n = chunk.length;
       const out = new Array<U>(n);
       const base = index;
       index += n;
-      for (let i = 0; i < n; i++) out[i] = fn(chunk[i] as T, base + i);
+      let i = 0;
+      try {
+        for (; i < n; i++) out[i] = fn(chunk[i] as T, base + i);
+      } catch (error) {
+        failure = { error };
+        out.length = i;
+      }
       return out;
     },
   };
@@ -28,9 +41,13 @@ export function mapStage<T, U>(fn: (value: T, index: number) => U): Stage<T, U> 
 /** @internal */
 export function filterStage<T>(fn: (value: T, index: number) => unknown): Stage<T, T> {
   let index = 0;
+  let failure: { error: unknown } | undefined;
   return {
     ended: false,
-    fusable: { kind: "filter", fn: fn as (value: never, index: number) => unknown },
+    get failure() {
+      return failure;
+    },
+    fusable: { kind: "filter", fn: fn },
     run(chunk) {
       // Preallocate and trim: cheaper than growing the output by push.
       const n = chunk.length;
@@ -38,9 +55,13 @@ export function filterStage<T>(fn: (value: T, index: number) => unknown): Stage<
       const base = index;
       index += n;
       let k = 0;
-      for (let i = 0; i < n; i++) {
-        const v = chunk[i] as T;
-        if (fn(v, base + i)) out[k++] = v;
+      try {
+        for (let i = 0; i < n; i++) {
+          const v = chunk[i] as T;
+          if (fn(v, base + i)) out[k++] = v;
+        }
+      } catch (error) {
+        failure = { error };
       }
       out.length = k;
       return out;
@@ -50,10 +71,20 @@ export function filterStage<T>(fn: (value: T, index: number) => unknown): Stage<
 
 /** @internal */
 export function tapStage<T>(fn: (value: T) => void): Stage<T, T> {
+  let failure: { error: unknown } | undefined;
   return {
     ended: false,
+    get failure() {
+      return failure;
+    },
     run(chunk) {
-      for (let i = 0; i < chunk.length; i++) fn(chunk[i] as T);
+      let i = 0;
+      try {
+        for (; i < chunk.length; i++) fn(chunk[i] as T);
+      } catch (error) {
+        failure = { error };
+        return chunk.slice(0, i);
+      }
       return chunk;
     },
   };
@@ -102,17 +133,27 @@ export function skipStage<T>(n: number): Stage<T, T> {
 /** @internal */
 export function takeWhileStage<T>(fn: (value: T) => unknown): Stage<T, T> {
   let done = false;
+  let failure: { error: unknown } | undefined;
   return {
     get ended() {
       return done;
     },
+    get failure() {
+      return failure;
+    },
     run(chunk) {
       if (done) return EMPTY;
-      for (let i = 0; i < chunk.length; i++) {
-        if (!fn(chunk[i] as T)) {
-          done = true;
-          return chunk.slice(0, i);
+      let i = 0;
+      try {
+        for (; i < chunk.length; i++) {
+          if (!fn(chunk[i] as T)) {
+            done = true;
+            return chunk.slice(0, i);
+          }
         }
+      } catch (error) {
+        failure = { error };
+        return chunk.slice(0, i);
       }
       return chunk;
     },
@@ -121,14 +162,22 @@ export function takeWhileStage<T>(fn: (value: T) => unknown): Stage<T, T> {
 
 /** @internal */
 export function flatMapSyncStage<T, U>(fn: (value: T) => Iterable<U>): Stage<T, U> {
+  let failure: { error: unknown } | undefined;
   return {
     ended: false,
+    get failure() {
+      return failure;
+    },
     run(chunk) {
       const out: U[] = [];
-      for (let i = 0; i < chunk.length; i++) {
-        const r = fn(chunk[i] as T);
-        if (Array.isArray(r)) for (let j = 0; j < r.length; j++) out.push(r[j] as U);
-        else for (const v of r) out.push(v);
+      try {
+        for (let i = 0; i < chunk.length; i++) {
+          const r = fn(chunk[i] as T);
+          if (Array.isArray(r)) for (let j = 0; j < r.length; j++) out.push(r[j] as U);
+          else for (const v of r) out.push(v);
+        }
+      } catch (error) {
+        failure = { error };
       }
       return out;
     },

@@ -106,6 +106,8 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
   #pos = 0;
   #state: State = OPEN;
   #exhausted = false;
+  /** A stage callback threw after producing the chunk just delivered: fail on the next pull. */
+  #pendingFailure: { readonly error: unknown } | undefined;
   #started = false;
   /** Handed to an operator after it had started (or to an asynchronous operator): its owner pulls it. */
   #taken = false;
@@ -161,7 +163,7 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
     else if (typeof (value as Iterable<T>)[Symbol.iterator] === "function") source = iterableSource(value as Iterable<T>);
     else throw new PirouetteError("INVALID_ARGUMENT", "Stream.from needs an array, iterable or async iterable");
     if (onClose !== undefined) source = withClose(source, onClose);
-    return new Stream<T, E>(source) as Stream<T, E>;
+    return new Stream<T, E>(source);
   }
 
   /**
@@ -361,6 +363,7 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
   #fetch(): readonly T[] | null | Promise<readonly T[] | null> {
     for (;;) {
       if (this.#state !== OPEN) return this.#terminal();
+      if (this.#pendingFailure !== undefined) this.#failSync(this.#pendingFailure.error);
       if (this.#exhausted || this.#stage?.ended === true) return this.#finish();
       let r: readonly unknown[] | null | Promise<readonly unknown[] | null>;
       try {
@@ -400,27 +403,37 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
   #apply(c: readonly unknown[] | null): readonly T[] | undefined {
     if (this.#state !== OPEN) return EMPTY;
     const stage = this.#stage;
+    if (stage === undefined) {
+      if (c === null) this.#exhausted = true;
+      return c !== null && c.length > 0 ? (c as readonly T[]) : undefined;
+    }
+    let out: readonly T[];
     try {
       if (c === null) {
         this.#exhausted = true;
-        const tail = stage?.flush?.();
-        return tail !== undefined && tail.length > 0 ? tail : undefined;
+        out = stage.flush?.() ?? EMPTY;
+      } else {
+        out = stage.run(c);
+        if (stage.ended && stage.flush !== undefined && stage.failure === undefined) {
+          this.#exhausted = true;
+          const tail = stage.flush();
+          if (tail.length > 0) out = [...out, ...tail];
+        }
       }
-      if (stage === undefined) return c.length > 0 ? (c as readonly T[]) : undefined;
-      let out = stage.run(c);
-      if (stage.ended && stage.flush !== undefined) {
-        this.#exhausted = true;
-        const tail = stage.flush();
-        if (tail.length > 0) out = [...out, ...tail];
-      }
-      return out.length > 0 ? out : undefined;
     } catch (e) {
       this.#failSync(e);
     }
+    const failure = stage.failure;
+    if (failure !== undefined) {
+      // A callback threw: deliver the results before it, fail on the next pull.
+      if (out.length === 0) this.#failSync(failure.error);
+      this.#pendingFailure = failure;
+    }
+    return out.length > 0 ? out : undefined;
   }
 
   #terminal(): null | Promise<never> {
-    if (this.#state === FAILED) return Promise.reject(this.#error as Error);
+    if (this.#state === FAILED) return Promise.reject(this.#error);
     if (this.#state === TRANSFERRED) return Promise.reject(takenError());
     return null;
   }
@@ -470,7 +483,7 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
     try {
       r = this.#source.close?.();
     } catch (e) {
-      this.#sourceClosed = Promise.reject(e as Error);
+      this.#sourceClosed = Promise.reject(e);
       return this.#sourceClosed;
     }
     if (isPromiseLike(r)) {
@@ -508,7 +521,7 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
     this.#taken = true;
     return new Stream<U, E>(
       { pull: () => this[pullChunk](), close: () => this.close() },
-      stage as Stage<unknown, U>,
+      stage,
     );
   }
 

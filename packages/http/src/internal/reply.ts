@@ -6,7 +6,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { PirouetteError, PayloadValidationError, Stream, toError } from "@pirouette/core";
-import { HttpError, statusForCode } from "../errors.ts";
+import { CLIENT_CODES, HttpError, statusForCode } from "../errors.ts";
 import { HttpResponse } from "../response.ts";
 
 export type Headers = Record<string, string | readonly string[]>;
@@ -90,7 +90,12 @@ export function writeWhole(res: ServerResponse, status: number, headers: Headers
 export function errorBody(error: unknown): { status: number; body: Record<string, unknown>; headers: Headers } {
   const err = toError(error);
   if (HttpError.is(err)) {
-    return { status: err.status, body: { error: { code: err.code, message: err.message } }, headers: lowerKeys(err.headers ?? {}) };
+    if (CLIENT_CODES.has(err.code)) {
+      // A failed call to another service escaped the handler: do not relay its status or details.
+      return { status: 502, body: { error: { code: "BAD_GATEWAY", message: "an upstream request failed" } }, headers: {} };
+    }
+    const status = err.status >= 100 && err.status <= 599 ? err.status : 500;
+    return { status, body: { error: { code: err.code, message: err.message } }, headers: lowerKeys(err.headers ?? {}) };
   }
   if (PirouetteError.is(err)) {
     const status = statusForCode(err.code);
@@ -101,7 +106,7 @@ export function errorBody(error: unknown): { status: number; body: Record<string
       }
       return { status, body: { error: payload }, headers: {} };
     }
-    if (status === 504) return { status, body: { error: { code: "GATEWAY_TIMEOUT", message: "the handler timed out" } }, headers: {} };
+    if (err.code === "TIMEOUT") return { status: 504, body: { error: { code: "GATEWAY_TIMEOUT", message: "the handler timed out" } }, headers: {} };
   }
   return { status: 500, body: { error: { code: "INTERNAL", message: "internal server error" } }, headers: {} };
 }

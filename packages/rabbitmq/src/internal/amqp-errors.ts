@@ -15,12 +15,17 @@ const BY_REPLY_CODE: Readonly<Record<number, RabbitMqErrorCode>> = {
   530: "RABBITMQ_NOT_ALLOWED",
 };
 
+function messageOf(e: unknown): string {
+  const m = (e as { message?: unknown }).message;
+  return typeof m === "string" ? m : "";
+}
+
 /** The AMQP reply code of an amqplib error, if it has one. */
 export function replyCodeOf(e: unknown): number | undefined {
   if (typeof e !== "object" || e === null) return undefined;
   const code = (e as { code?: unknown }).code;
   if (typeof code === "number") return code;
-  const m = /\b(403|404|405|406|530|320|541)\b/.exec(String((e as { message?: unknown }).message ?? ""));
+  const m = /\b(403|404|405|406|530|320|541)\b/.exec(messageOf(e));
   return m === null ? undefined : Number(m[1]);
 }
 
@@ -28,7 +33,7 @@ export function replyCodeOf(e: unknown): number | undefined {
 export function isClosedChannelError(e: unknown): boolean {
   if (typeof e !== "object" || e === null) return false;
   const name = (e as { name?: unknown }).name;
-  const message = String((e as { message?: unknown }).message ?? "");
+  const message = messageOf(e);
   return (
     name === "IllegalOperationError" ||
     /Channel closed|Channel ended|Connection closed|Connection closing|channel closed/.test(message)

@@ -31,7 +31,7 @@ export function toProperties(p: AmqpMessage["properties"]): MessageProperties {
     const v: unknown = p[k];
     if (v !== undefined && v !== null) out[k] = v;
   }
-  return out as MessageProperties;
+  return out;
 }
 
 /** A received amqplib message as a Pirouette {@link Message}. */

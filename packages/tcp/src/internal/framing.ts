@@ -19,6 +19,8 @@ export const DEFAULT_MAX_FRAME_SIZE = 1024 * 1024;
 /** Payloads up to this size are copied into one buffer with their header; larger ones are written as pieces. */
 const COPY_LIMIT = 16 * 1024;
 
+const EMPTY_BUFFER = Buffer.alloc(0);
+
 /** A validated {@link Framing}. */
 export type ResolvedFraming =
   | { readonly kind: "length"; readonly headerBytes: 1 | 2 | 4; readonly little: boolean }
@@ -180,14 +182,18 @@ class Accumulator {
 
   /** The first `n` bytes held, as one buffer; the accumulator is emptied. */
   takePrefix(n: number): Buffer {
-    const out = (this.#buf ?? (this.#first as Buffer)).subarray(0, n);
+    const out = this.#held().subarray(0, n);
     this.clear();
     return out;
   }
 
   /** The last `n` bytes held (n <= length). */
   peekTail(n: number): Buffer {
-    return (this.#buf ?? (this.#first as Buffer)).subarray(this.length - n, this.length);
+    return this.#held().subarray(this.length - n, this.length);
+  }
+
+  #held(): Buffer {
+    return this.#buf ?? this.#first ?? EMPTY_BUFFER;
   }
 
   clear(): void {

@@ -78,7 +78,7 @@ export class SocketWriter {
     try {
       this.writeSync(payload);
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(e);
     }
     return this.ready();
   }
@@ -88,7 +88,7 @@ export class SocketWriter {
     try {
       this.writeManySync(payloads);
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(e);
     }
     return this.ready();
   }

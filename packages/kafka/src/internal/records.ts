@@ -1,0 +1,198 @@
+/**
+ * Records in and out: binding fetched messages, encoding values, keys and headers to send.
+ *
+ * @internal
+ * @module
+ */
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+import { bind, injectTraceContext, PirouetteError, validate, type Codec } from "@pirouette/core";
+import { KafkaError } from "../errors.ts";
+import type { ConsumerRecord, Headers, OutgoingHeaders, ProducerRecord } from "../options.ts";
+import type { WireMessage, WireOutgoing } from "./transport.ts";
+
+/** One fetched record, bound for the service (or carrying why it could not be). */
+export interface Bound {
+  /** Position in the fetched batch. */
+  readonly index: number;
+  readonly offset: number;
+  readonly record: ConsumerRecord<unknown>;
+  readonly raw: WireMessage;
+  /** Set when decoding or validation failed: the record goes to `onError` on its own. */
+  readonly error: Error | undefined;
+}
+
+const EMPTY_HEADERS: Headers = Object.freeze({});
+
+function record(topic: string, partition: number, m: WireMessage, offset: number, value: unknown): ConsumerRecord<unknown> {
+  return {
+    topic,
+    partition,
+    offset,
+    key: m.key,
+    value,
+    timestamp: Number(m.timestamp),
+    headers: (m.headers as Headers | undefined) ?? EMPTY_HEADERS,
+  };
+}
+
+/** How values are bound. */
+export interface Binder {
+  readonly codec: Codec<unknown>;
+  readonly schema: StandardSchemaV1 | undefined;
+}
+
+/**
+ * Bind one message: codec (tombstones stay `null`), then the schema. Synchronous unless the schema
+ * is asynchronous or the record is bad (the error is then built by core's `bind`/`validate`, so it
+ * carries `{ topic, partition, offset }`).
+ */
+export function bindMessage(
+  binder: Binder,
+  topic: string,
+  partition: number,
+  m: WireMessage,
+  index: number,
+): Bound | Promise<Bound> {
+  const offset = Number(m.offset);
+  let value: unknown = null;
+  if (m.value !== null) {
+    try {
+      value = binder.codec.decode(m.value);
+    } catch {
+      return failed(binder, topic, partition, m, index, offset, m.value);
+    }
+  }
+  const schema = binder.schema;
+  if (schema === undefined) return { index, offset, record: record(topic, partition, m, offset, value), raw: m, error: undefined };
+  let result: StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>;
+  try {
+    result = schema["~standard"].validate(value);
+  } catch {
+    return invalid(schema, topic, partition, m, index, offset, value);
+  }
+  if (result instanceof Promise) {
+    return result.then(
+      (r) =>
+        r.issues === undefined
+          ? { index, offset, record: record(topic, partition, m, offset, r.value), raw: m, error: undefined }
+          : invalid(schema, topic, partition, m, index, offset, value),
+      () => invalid(schema, topic, partition, m, index, offset, value),
+    );
+  }
+  if (result.issues !== undefined) return invalid(schema, topic, partition, m, index, offset, value);
+  return { index, offset, record: record(topic, partition, m, offset, result.value), raw: m, error: undefined };
+}
+
+async function failed(
+  binder: Binder,
+  topic: string,
+  partition: number,
+  m: WireMessage,
+  index: number,
+  offset: number,
+  bytes: Uint8Array,
+): Promise<Bound> {
+  let error: Error;
+  try {
+    await bind(bytes, { codec: binder.codec, coordinates: { topic, partition, offset } });
+    error = new KafkaError("KAFKA_PROTOCOL", "the codec failed once and then succeeded", { coordinates: { topic, partition, offset } });
+  } catch (e) {
+    error = e as Error;
+  }
+  return { index, offset, record: record(topic, partition, m, offset, null), raw: m, error };
+}
+
+async function invalid(
+  schema: StandardSchemaV1,
+  topic: string,
+  partition: number,
+  m: WireMessage,
+  index: number,
+  offset: number,
+  value: unknown,
+): Promise<Bound> {
+  let error: Error;
+  try {
+    await validate(schema, value, { topic, partition, offset });
+    error = new KafkaError("KAFKA_PROTOCOL", "the schema failed once and then succeeded", { coordinates: { topic, partition, offset } });
+  } catch (e) {
+    error = e as Error;
+  }
+  return { index, offset, record: record(topic, partition, m, offset, value), raw: m, error };
+}
+
+/** Bind a batch; one promise at most (only when some record needs one). */
+export function bindBatch(binder: Binder, topic: string, partition: number, messages: readonly WireMessage[]): Bound[] | Promise<Bound[]> {
+  const n = messages.length;
+  const out = new Array<Bound | Promise<Bound>>(n);
+  let async = false;
+  for (let i = 0; i < n; i++) {
+    const b = bindMessage(binder, topic, partition, messages[i] as WireMessage, i);
+    if (b instanceof Promise) async = true;
+    out[i] = b;
+  }
+  return async ? Promise.all(out) : (out as Bound[]);
+}
+
+// ---------------------------------------------------------------- outgoing
+
+function toBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
+/** A value as the wire takes it: bytes as they are, strings as UTF-8, null, else the codec. */
+export function encodeValue(value: unknown, codec: Codec<unknown>, topic: string): Buffer | string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "string") return value;
+  if (value instanceof Uint8Array) return toBuffer(value);
+  try {
+    return toBuffer(codec.encode(value));
+  } catch (e) {
+    throw new KafkaError("KAFKA_ENCODE", `cannot encode the value for topic "${topic}" with the ${codec.name} codec: ${(e as Error).message}`, {
+      cause: e,
+      coordinates: { topic },
+    });
+  }
+}
+
+function encodeHeaders(headers: OutgoingHeaders | undefined): Record<string, Buffer | string | (Buffer | string)[] | undefined> {
+  const out: Record<string, Buffer | string | (Buffer | string)[] | undefined> = {};
+  if (headers !== undefined) {
+    for (const k of Object.keys(headers)) {
+      const v = headers[k];
+      if (v === undefined) continue;
+      if (typeof v === "string") out[k] = v;
+      else if (v instanceof Uint8Array) out[k] = toBuffer(v);
+      else out[k] = (v as readonly (string | Uint8Array)[]).map((x) => (typeof x === "string" ? x : toBuffer(x)));
+    }
+  }
+  return out;
+}
+
+/** A producer record on the wire, with the active trace context in its headers. */
+export function toOutgoing(r: ProducerRecord<unknown>, codec: Codec<unknown>): WireOutgoing {
+  if (typeof r !== "object" || r === null || typeof r.topic !== "string" || r.topic.length === 0) {
+    throw new KafkaError("KAFKA_INVALID_CONFIG", "a producer record needs a topic (a non-empty string)");
+  }
+  const headers = encodeHeaders(r.headers);
+  injectTraceContext(headers as Record<string, string>);
+  const key = r.key === undefined || r.key === null ? null : typeof r.key === "string" ? r.key : toBuffer(r.key);
+  return {
+    key,
+    value: encodeValue(r.value, codec, r.topic),
+    headers,
+    ...(r.partition === undefined ? {} : { partition: r.partition }),
+    ...(r.timestamp === undefined ? {} : { timestamp: String(r.timestamp) }),
+  };
+}
+
+/** Size in bytes of a key or value as sent. */
+export function wireSize(v: Buffer | string | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === "string" ? Buffer.byteLength(v) : v.byteLength;
+}
+
+/** Whether an error came from payload binding (so it must not be retried). */
+export function isBindingFailure(e: unknown): boolean {
+  return PirouetteError.is(e) && (e.code === "PAYLOAD_BINDING" || e.code === "PAYLOAD_VALIDATION");
+}
