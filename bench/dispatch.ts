@@ -3,7 +3,8 @@
  * adds per message over calling the handler yourself, at concurrency 1, in one process,
  * arms alternated in ABBA order with gc() between trials.
  *
- *   pnpm bench dispatch [--n 200000] [--trials 7] [--warmup 2] [--only direct,dispatcher]
+ *   pnpm bench dispatch [--n 200000] [--trials 7] [--warmup 2] [--retention N]
+ *                       [--only direct,dispatcher,dispatcher-unobserved,listener]
  *
  * Arms (each trial handles N messages per repetition; ns/message = elapsed ÷ messages):
  *   direct                a loop awaiting the async handler for each message (the floor)
@@ -11,10 +12,14 @@
  *                         message, timed until the last message is acked (telemetry on, the
  *                         default: a no-op OpenTelemetry API without an SDK)
  *   dispatcher-unobserved the same with `observe: false` (no spans or metrics calls)
- *   listener              informational: `memory.Listener` (concurrency 1) fed by
- *                         `memory.Client.publish` on a fresh broker per trial, timed from the
- *                         first publish until the handler has seen every message and the
- *                         group has nothing unacknowledged
+ *   listener              informational: `memory.Listener` (concurrency 1, message mode: no
+ *                         JSON decoding) fed by `memory.Client.publish` of 100-byte payloads on
+ *                         a fresh broker per trial, timed from the first publish until the
+ *                         handler has seen every message and the group has nothing unacknowledged.
+ *                         The broker keeps `--retention` messages (default N, so the log is never
+ *                         trimmed during a trial): with the broker's default of 10 000, each
+ *                         publish/ack past 10 000 splices the head of the log, which costs
+ *                         O(log length) per message (try `--retention 10000`).
  *
  * Every trial checks that each message reached the handler exactly once and was acked.
  *
@@ -34,6 +39,7 @@ function arg(name: string, fallback: number): number {
 const N = arg("n", 200_000);
 const TRIALS = arg("trials", 7);
 const WARMUP = arg("warmup", 2);
+const RETENTION = arg("retention", N);
 const TARGET_OVERHEAD_NS = 300;
 
 const gc: () => void =
@@ -131,7 +137,7 @@ async function runDispatcher(observe: boolean): Promise<number> {
 
 async function runListener(): Promise<number> {
   resetCounters();
-  const broker = new memory.Broker();
+  const broker = new memory.Broker({ retention: RETENTION });
   const listener = new memory.Listener({ broker, groupId: "bench", concurrency: 1, retry: false, deadLetter: false });
   let allSeen!: () => void;
   const done = new Promise<void>((resolve) => {
@@ -190,7 +196,7 @@ const median = (xs: readonly number[]): number => {
 
 async function main(): Promise<void> {
   console.log(
-    `dispatch bench: async no-op handler, concurrency 1, N=${N}, ${WARMUP} warm-up + ${TRIALS} trials per arm (ABBA order), node ${process.version}`,
+    `dispatch bench: async no-op handler, concurrency 1, N=${N}, ${WARMUP} warm-up + ${TRIALS} trials per arm (ABBA order), listener broker retention ${RETENTION}, node ${process.version}`,
   );
   for (let w = 0; w < WARMUP; w++) for (const arm of arms) await trial(arm);
 

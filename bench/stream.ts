@@ -17,7 +17,9 @@
  *   ix-asyncgen     IxJS esnext over the async generator source
  *
  * Last lines: `ratio stream-chunked-vs-ix <ix-array ns ÷ chunked ns>` (target ≥ 2) and
- * `ratio stream-per-item-vs-async-generators <asyncgen ns ÷ per-item ns>` (target ≥ 0.91).
+ * `ratio stream-per-item-vs-async-generators <asyncgen ns ÷ per-item ns>` (target ≥ 0.91),
+ * each the median of the per-trial ratios of two arms that run back to back (perf.md §0:
+ * paired, interleaved ratios from one run). Higher is better.
  */
 import { Stream } from "@pirouette/core";
 import { from as ixFrom, toArray as ixToArray } from "@reactivex/ix-esnext-esm/Ix.asynciterable";
@@ -192,10 +194,21 @@ async function main(): Promise<void> {
   console.table(rows);
 
   const get = (name: string): number => med.get(name) ?? Number.NaN;
-  console.log(`chunked ns/item ${get("chunked").toFixed(1)} (target <= 20)`);
+  // Ratios are paired: reference ÷ ours within each trial (the two arms run back to back, so
+  // they share the machine's load at that moment), then the median over trials.
+  const paired = (reference: string, ours: string): { median: number; min: number; max: number } => {
+    const a = samples.get(reference) ?? [];
+    const b = samples.get(ours) ?? [];
+    const rs = a.map((x, i) => x / (b[i] ?? Number.NaN));
+    return { median: rs.length > 0 ? median(rs) : Number.NaN, min: Math.min(...rs), max: Math.max(...rs) };
+  };
+  const vsIx = paired("ix-array", "chunked");
+  const vsGen = paired("asyncgen", "per-item");
+  console.log(`ratio ranges (min-max over trials): stream-chunked-vs-ix ${vsIx.min.toFixed(2)}-${vsIx.max.toFixed(2)}, stream-per-item-vs-async-generators ${vsGen.min.toFixed(2)}-${vsGen.max.toFixed(2)}`);
   console.log(`per-item ns/item ${get("per-item").toFixed(1)}, asyncgen ns/item ${get("asyncgen").toFixed(1)}`);
-  console.log(`ratio stream-chunked-vs-ix ${(get("ix-array") / get("chunked")).toFixed(2)}`);
-  console.log(`ratio stream-per-item-vs-async-generators ${(get("asyncgen") / get("per-item")).toFixed(2)}`);
+  console.log(`chunked ns/item ${get("chunked").toFixed(1)} (target <= 20)`);
+  console.log(`ratio stream-chunked-vs-ix ${vsIx.median.toFixed(2)}`);
+  console.log(`ratio stream-per-item-vs-async-generators ${vsGen.median.toFixed(2)}`);
 }
 
 await main();

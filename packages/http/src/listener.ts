@@ -23,7 +23,7 @@ import {
 import FindMyWay from "find-my-way";
 import { Caller, type CallerBackend } from "./caller.ts";
 import { getResourceSpecs } from "./decorators.ts";
-import { HttpError } from "./errors.ts";
+import { CLIENT_CODES, HttpError } from "./errors.ts";
 import { decodeBody, hasBody, parseQuery, readBody } from "./internal/body.ts";
 import { sendError, sendValue, writeWhole, type Headers } from "./internal/reply.ts";
 import { SseSession } from "./internal/sse-session.ts";
@@ -115,7 +115,8 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
   readonly #services = new Map<object, ServiceState>();
   readonly #sessions = new Set<SseSession>();
   readonly #upgradeHandlers: UpgradeHandler[] = [];
-  readonly #sockets = new Set<Socket>();
+  /** Open sockets and how many responses each has in progress. */
+  readonly #sockets = new Map<Socket, number>();
   #router: Router;
   #methods = new Set<string>();
   #heartbeat: NodeJS.Timeout | undefined;
@@ -144,7 +145,7 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
     this.server.timeout = 0;
     if (options.maxConnections !== undefined) this.server.maxConnections = options.maxConnections;
     this.server.on("connection", (socket: Socket) => {
-      this.#sockets.add(socket);
+      this.#sockets.set(socket, 0);
       socket.once("close", () => this.#sockets.delete(socket));
     });
     this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
@@ -269,13 +270,15 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
     for (const s of [...this.#sessions]) s.stop();
     if (this.server.listening) this.server.close(noop);
     this.server.closeIdleConnections();
-    // Responses still being written (slow clients) get a moment; then every socket goes.
+    // Sockets without a response in progress go now; responses still being written (to slow
+    // clients) get a moment; then every socket goes (upgraded ones included).
     const deadline = Date.now() + Math.min(this.gracefulStopTimeoutMs, 1_000);
-    while (this.#sockets.size > 0 && Date.now() < deadline) {
-      this.server.closeIdleConnections();
+    for (;;) {
+      for (const [socket, active] of this.#sockets) if (active === 0) socket.destroy();
+      if (this.#sockets.size === 0 || Date.now() >= deadline) break;
       await new Promise((r) => setTimeout(r, 10));
     }
-    for (const s of this.#sockets) s.destroy();
+    for (const socket of this.#sockets.keys()) socket.destroy();
     this.#sockets.clear();
   }
 
@@ -352,7 +355,8 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
       invoke: (d, ctx) => this.#invoke(d.message, ctx),
       reportError: (error, d) => {
         d.message.failure = error;
-        if (HttpError.is(error) && error.status < 500) return;
+        // A 4xx HttpError thrown on purpose is an answer, not a failure.
+        if (HttpError.is(error) && error.status < 500 && !CLIENT_CODES.has(error.code)) return;
         return this.notifyError(att, error, this.#requestView(d.message, undefined, undefined, undefined));
       },
     });
@@ -362,6 +366,15 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
   // ---------------------------------------------------------------- requests
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    const n = this.#sockets.get(socket);
+    if (n !== undefined) {
+      this.#sockets.set(socket, n + 1);
+      res.once("close", () => {
+        const m = this.#sockets.get(socket);
+        if (m !== undefined) this.#sockets.set(socket, m - 1);
+      });
+    }
     const method = req.method ?? "GET";
     const url = req.url ?? "/";
     if (!this.#accepting) {
@@ -553,7 +566,11 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
     if (this.#accepting) {
       for (const h of this.#upgradeHandlers) {
         try {
-          if (h(req, socket, head)) return;
+          if (h(req, socket, head)) {
+            // Owned by the upgrade handler: on stop, give it a moment to close the connection itself.
+            if (this.#sockets.has(socket as Socket)) this.#sockets.set(socket as Socket, 1);
+            return;
+          }
         } catch (e) {
           this.logger.error({ err: toError(e) }, "upgrade handler threw");
           socket.destroy();

@@ -10,6 +10,22 @@ import type { Codec, DeadLetterTarget, FailureAction, ListenerOptions, Logger, R
 /** Ballerina's `kafka:DEFAULT_URL`. */
 export const DEFAULT_URL = "localhost:9092";
 
+/**
+ * Headers a dead-lettered record carries besides core's `DeadLetterHeaders` (error, error name
+ * and code, attempts, first failure time, JSON coordinates): where the record came from.
+ *
+ * @example
+ * ```ts
+ * const offset = Number(dlt.headers[kafka.KafkaDeadLetterHeaders.offset]?.toString());
+ * ```
+ */
+export const KafkaDeadLetterHeaders = Object.freeze({
+  topic: "x-pirouette-original-topic",
+  partition: "x-pirouette-original-partition",
+  offset: "x-pirouette-original-offset",
+  timestamp: "x-pirouette-original-timestamp",
+});
+
 /** A topic and one of its partitions. */
 export interface TopicPartition {
   readonly topic: string;

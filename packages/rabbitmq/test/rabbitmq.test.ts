@@ -46,9 +46,9 @@ describe("service validation (attach)", () => {
 
   test("config values are checked", async () => {
     const l = listener();
-    await expect(l.attach({ onMessage() {} }, { name: "q", declare: "yes" as never })).rejects.toMatchObject({ code: "RABBITMQ_INVALID_CONFIG" });
-    await expect(l.attach({ onMessage() {} }, { name: "q", autoAck: "no" as never })).rejects.toMatchObject({ code: "RABBITMQ_INVALID_CONFIG" });
-    await expect(l.attach({ onMessage() {} }, { name: "q", mode: "raw" as never })).rejects.toMatchObject({ code: "RABBITMQ_INVALID_CONFIG" });
+    await expect(l.attach({ onMessage() {} }, { name: "q", declare: "yes" })).rejects.toMatchObject({ code: "RABBITMQ_INVALID_CONFIG" });
+    await expect(l.attach({ onMessage() {} }, { name: "q", autoAck: "no" })).rejects.toMatchObject({ code: "RABBITMQ_INVALID_CONFIG" });
+    await expect(l.attach({ onMessage() {} }, { name: "q", mode: "raw" })).rejects.toMatchObject({ code: "RABBITMQ_INVALID_CONFIG" });
     await expect(l.attach({ onMessage() {} }, { name: "q", bindings: [{ routingKey: "x" }] as never })).rejects.toMatchObject({
       code: "RABBITMQ_INVALID_CONFIG",
     });

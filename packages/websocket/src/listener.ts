@@ -393,6 +393,7 @@ export class WebSocketListener extends AbstractListener<object, WebSocketService
       codec: route.config.codec,
       highWaterMark: 64 * 1024,
       maxBufferedBytes: this.#o.maxBufferedBytes ?? 1024 * 1024,
+      sendTimeoutMs: this.#o.sendTimeoutMs ?? 30_000,
       closeTimeoutMs: this.#o.closeTimeoutMs ?? 5_000,
       secure: (req.socket as Partial<TLSSocket>).encrypted === true,
       remoteAddress: req.socket.remoteAddress,

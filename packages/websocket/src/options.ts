@@ -57,6 +57,11 @@ export interface WebSocketListenerOptions extends ListenerOptions {
    */
   readonly maxBufferedBytes?: number;
   /**
+   * A write that waits for the socket (past the 64 KiB high-water mark) this long marks the
+   * client as a slow consumer, closed with 1008. Default 30 000 ms.
+   */
+  readonly sendTimeoutMs?: number;
+  /**
    * Every connection is pinged this often; one that has not answered (or sent anything) since
    * the previous ping is terminated (half-open connections). Default 30 000 ms; 0 turns it off.
    */

@@ -57,9 +57,10 @@ export function asyncIterableSource<T>(iterable: AsyncIterable<T>, onClose?: () 
     return [r.value];
   };
   return {
-    pull() {
+    async pull() {
       it ??= iterable[Symbol.asyncIterator]();
-      return Promise.resolve(it.next()).then(toChunk);
+      const r = await it.next();
+      return toChunk(r);
     },
     async close() {
       try {

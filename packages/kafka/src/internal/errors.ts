@@ -20,7 +20,7 @@ function chain(e: unknown): DriverErrorLike[] {
   const out: DriverErrorLike[] = [];
   let cur: unknown = e;
   while (typeof cur === "object" && cur !== null && out.length < 8) {
-    out.push(cur as DriverErrorLike);
+    out.push(cur);
     cur = (cur as DriverErrorLike).cause;
   }
   return out;

@@ -8,7 +8,6 @@ import kafkajs from "kafkajs";
 import type {
   Admin,
   Consumer,
-  IHeaders,
   KafkaConfig,
   LogEntry,
   Message,
@@ -55,10 +54,14 @@ const LEVEL_TO_DRIVER = {
   debug: logLevel.DEBUG,
 } as const;
 
+const ERROR_LEVEL: number = logLevel.ERROR;
+const WARN_LEVEL: number = logLevel.WARN;
+const INFO_LEVEL: number = logLevel.INFO;
+
 function levelName(level: number): "debug" | "info" | "warn" | "error" {
-  if (level <= logLevel.ERROR) return "error";
-  if (level === logLevel.WARN) return "warn";
-  if (level === logLevel.INFO) return "info";
+  if (level <= ERROR_LEVEL) return "error";
+  if (level === WARN_LEVEL) return "warn";
+  if (level === INFO_LEVEL) return "info";
   return "debug";
 }
 
@@ -67,7 +70,7 @@ function toSasl(sasl: TransportConfig["sasl"]): SASLOptions | undefined {
   if (sasl.mechanism === "oauthbearer") {
     return { mechanism: "oauthbearer", oauthBearerProvider: async () => ({ value: (await sasl.oauthBearerProvider()).value }) };
   }
-  return { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as SASLOptions;
+  return { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password };
 }
 
 function toMessages(messages: readonly WireOutgoing[]): Message[] {
@@ -114,10 +117,10 @@ class KafkaJsConsumer implements TransportConsumer {
       eachBatch: (payload) =>
         config.eachBatch({
           batch: payload.batch,
-          resolveOffset: payload.resolveOffset,
-          heartbeat: payload.heartbeat,
-          isRunning: payload.isRunning,
-          isStale: payload.isStale,
+          resolveOffset: (offset) => payload.resolveOffset(offset),
+          heartbeat: () => payload.heartbeat(),
+          isRunning: () => payload.isRunning(),
+          isStale: () => payload.isStale(),
         }),
     });
   }
@@ -215,6 +218,8 @@ class KafkaJsAdmin implements TransportAdmin {
     return this.#a.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true });
   }
   async partitionCount(topic: string): Promise<number | undefined> {
+    // Listing first: asking for the metadata of a missing topic makes the driver log an error.
+    if (!(await this.#a.listTopics()).includes(topic)) return undefined;
     try {
       const { topics } = await this.#a.fetchTopicMetadata({ topics: [topic] });
       return topics[0]?.partitions.length;
@@ -232,7 +237,10 @@ export function kafkaJsTransport(config: TransportConfig): Transport {
     logLevel: LEVEL_TO_DRIVER[config.logLevel],
     logCreator: () => (entry: LogEntry) => {
       const { message, timestamp: _t, logger: _l, ...extra } = entry.log as { message: string; timestamp?: unknown; logger?: unknown };
-      config.log(levelName(entry.level), entry.namespace, message, extra);
+      // The producer warns when an idempotent producer's retries are bounded; ours are, on purpose
+      // (a send must fail in the end rather than retry forever).
+      const level = message.startsWith("Limiting retries for the idempotent producer") ? "debug" : levelName(entry.level);
+      config.log(level, entry.namespace, message, extra);
     },
     retry: {
       retries: config.retry.retries,
@@ -288,6 +296,3 @@ export function kafkaJsTransport(config: TransportConfig): Transport {
     },
   };
 }
-
-/** @internal kafkajs header values as the port sees them. */
-export type DriverHeaders = IHeaders;

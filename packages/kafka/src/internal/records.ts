@@ -131,7 +131,13 @@ export function bindBatch(binder: Binder, topic: string, partition: number, mess
     if (b instanceof Promise) async = true;
     out[i] = b;
   }
-  return async ? Promise.all(out) : (out as Bound[]);
+  return async ? settleAll(out) : (out as Bound[]);
+}
+
+async function settleAll(items: readonly (Bound | Promise<Bound>)[]): Promise<Bound[]> {
+  const out: Bound[] = [];
+  for (const x of items) out.push(await x);
+  return out;
 }
 
 // ---------------------------------------------------------------- outgoing

@@ -8,6 +8,9 @@
  * @module
  */
 
+import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
+import type { SaslOptions } from "../options.ts";
+
 /** One fetched record as the driver delivers it (kafkajs' shape; offsets and timestamps as strings). */
 export interface WireMessage {
   readonly key: Buffer | null;
@@ -67,8 +70,8 @@ export interface WireOffset {
 export interface TransportConfig {
   readonly brokers: readonly string[];
   readonly clientId: string;
-  readonly ssl?: boolean | import("node:tls").ConnectionOptions | undefined;
-  readonly sasl?: import("../options.ts").SaslOptions | undefined;
+  readonly ssl?: boolean | TlsConnectionOptions | undefined;
+  readonly sasl?: SaslOptions | undefined;
   readonly connectionTimeoutMs?: number | undefined;
   readonly requestTimeoutMs?: number | undefined;
   readonly retry: { readonly retries: number; readonly initialRetryTimeMs: number; readonly maxRetryTimeMs: number };

@@ -16,6 +16,7 @@ export interface ConnectionSettings {
   readonly codec: Codec<unknown>;
   readonly highWaterMark: number;
   readonly maxBufferedBytes: number;
+  readonly sendTimeoutMs: number;
   readonly closeTimeoutMs: number;
   readonly secure: boolean;
   readonly remoteAddress: string | undefined;
@@ -84,12 +85,20 @@ export class Connection {
     if (ws.readyState !== WebSocket.OPEN) return Promise.reject(closedError());
     let p: Promise<void> = RESOLVED;
     if (ws.bufferedAmount >= this.settings.highWaterMark) {
-      // Later write errors surface through the socket's error/close events, not here.
-      p = new Promise<void>((resolve) => ws.send(data, { binary }, () => resolve()));
+      // Wait until the socket took it; a peer that takes nothing for sendTimeoutMs is a slow
+      // consumer. Later write errors surface through the socket's error/close events, not here.
+      p = new Promise<void>((resolve) => {
+        const timer = setTimeout(() => this.#slowConsumer(`nothing was taken for ${this.settings.sendTimeoutMs} ms`), this.settings.sendTimeoutMs);
+        timer.unref();
+        ws.send(data, { binary }, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     } else {
       ws.send(data, { binary });
     }
-    if (ws.bufferedAmount > this.settings.maxBufferedBytes) this.#slowConsumer();
+    if (ws.bufferedAmount > this.settings.maxBufferedBytes) this.#slowConsumer(`more than ${this.settings.maxBufferedBytes} bytes are queued`);
     return p;
   }
 
@@ -194,13 +203,9 @@ export class Connection {
     this.#closeTimer.unref();
   }
 
-  #slowConsumer(): void {
+  #slowConsumer(why: string): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    this.settings.report(
-      new WebSocketError("SLOW_CONSUMER", `more than ${this.settings.maxBufferedBytes} bytes queued for a client that does not read; closing with 1008`, {
-        closeCode: 1008,
-      }),
-    );
+    this.settings.report(new WebSocketError("SLOW_CONSUMER", `the client does not read (${why}); closing with 1008`, { closeCode: 1008 }));
     this.ws.close(1008, "slow consumer");
     // The peer is not reading, so it will not answer the close frame soon: do not wait long.
     this.#armCloseTimer(Math.min(this.settings.closeTimeoutMs, 1_000));

@@ -1,0 +1,11 @@
+import * as rabbitmq from "@pirouette/rabbitmq";
+const URL = "amqp://guest:guest@127.0.0.1:5672";
+const N = 60000; const q = process.argv[2]!;
+const listener = new rabbitmq.Listener(URL, undefined, { prefetchCount: 100 }, { deadLetter: false, declare: false } as never);
+let count = 0; let resolve!: () => void; const done = new Promise<void>((r) => (resolve = r));
+await listener.attach({ onMessage: (m: rabbitmq.Message) => { JSON.parse((m.content as Buffer).toString()); if (++count === N) resolve(); } }, { name: q });
+const c0 = process.cpuUsage(); const t0 = performance.now();
+await listener.start(); await done;
+const t = performance.now() - t0; const c = process.cpuUsage(c0);
+console.log(`${(N / t * 1000).toFixed(0)} msg/s, ${((c.user + c.system) / N).toFixed(1)} µs/msg`);
+await listener.gracefulStop();

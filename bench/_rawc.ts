@@ -1,0 +1,10 @@
+import { connect } from "amqplib";
+const URL = "amqp://guest:guest@127.0.0.1:5672";
+const N = 60000; const q = process.argv[2]!;
+const c0 = process.cpuUsage(); const t0 = performance.now();
+const conn = await connect(URL); const ch = await conn.createChannel(); await ch.prefetch(100);
+let count = 0;
+await new Promise<void>((resolve) => void ch.consume(q, (m) => { JSON.parse(m!.content.toString()); ch.ack(m!); if (++count === N) resolve(); }));
+const t = performance.now() - t0; const c = process.cpuUsage(c0);
+console.log(`${(N / t * 1000).toFixed(0)} msg/s, ${((c.user + c.system) / N).toFixed(1)} µs/msg`);
+await ch.close(); await conn.close();
