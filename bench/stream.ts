@@ -153,12 +153,22 @@ const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? new Set((process.argv[onlyAt + 1] ?? "").split(",")) : undefined;
 const arms = only === undefined ? allArms : allArms.filter((a) => only.has(a.name));
 
-async function trial(arm: Arm): Promise<number> {
+interface Sample {
+  /** Wall-clock ns per item. */
+  readonly wall: number;
+  /** Process CPU ns per item (user + system, all threads: includes the GC's helpers). */
+  readonly cpu: number;
+}
+
+async function trial(arm: Arm): Promise<Sample> {
   gc();
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let r = 0; r < arm.reps; r++) check(arm.name, await arm.run());
   const t1 = process.hrtime.bigint();
-  return Number(t1 - t0) / (arm.reps * N);
+  const c = process.cpuUsage(c0);
+  const items = arm.reps * N;
+  return { wall: Number(t1 - t0) / items, cpu: ((c.user + c.system) * 1000) / items };
 }
 
 const median = (xs: readonly number[]): number => {
@@ -171,44 +181,50 @@ async function main(): Promise<void> {
   console.log(`stream bench: map → filter → take(n/2) → toArray, N=${N}, ${WARMUP} warm-up + ${TRIALS} trials per arm (ABBA order), node ${process.version}`);
   for (let w = 0; w < WARMUP; w++) for (const arm of arms) await trial(arm);
 
-  const samples = new Map<string, number[]>(arms.map((a) => [a.name, []]));
+  const samples = new Map<string, Sample[]>(arms.map((a) => [a.name, []]));
   for (let t = 0; t < TRIALS; t++) {
     // ABBA: forward order on even trials, reversed on odd ones.
     const order = t % 2 === 0 ? arms : [...arms].reverse();
     for (const arm of order) samples.get(arm.name)?.push(await trial(arm));
   }
 
-  const med = new Map<string, number>();
+  const med = new Map<string, Sample>();
   const rows = arms.map((arm) => {
     const xs = samples.get(arm.name) ?? [];
-    const m = median(xs);
+    const wall = xs.map((x) => x.wall);
+    const cpu = xs.map((x) => x.cpu);
+    const m = { wall: median(wall), cpu: median(cpu) };
     med.set(arm.name, m);
     return {
       arm: arm.name,
-      "ns/item (median)": m.toFixed(1),
-      min: Math.min(...xs).toFixed(1),
-      max: Math.max(...xs).toFixed(1),
-      "M items/s": (1e3 / m).toFixed(2),
+      "ns/item (median)": m.wall.toFixed(1),
+      "min-max": `${Math.min(...wall).toFixed(1)}-${Math.max(...wall).toFixed(1)}`,
+      "cpu ns/item (median)": m.cpu.toFixed(1),
+      "M items/s": (1e3 / m.wall).toFixed(2),
     };
   });
   console.table(rows);
 
-  const get = (name: string): number => med.get(name) ?? Number.NaN;
-  // Ratios are paired: reference ÷ ours within each trial (the two arms run back to back, so
-  // they share the machine's load at that moment), then the median over trials.
-  const paired = (reference: string, ours: string): { median: number; min: number; max: number } => {
+  const get = (name: string): Sample => med.get(name) ?? { wall: Number.NaN, cpu: Number.NaN };
+  // Ratios are paired (perf.md §0): reference ÷ ours within each trial, where the two arms ran
+  // back to back, then the median over trials. The ratio lines use process CPU time, which a
+  // shared, loaded machine disturbs far less than wall time; the wall-time ratio is shown too.
+  const paired = (reference: string, ours: string, key: keyof Sample): { median: number; min: number; max: number } => {
     const a = samples.get(reference) ?? [];
     const b = samples.get(ours) ?? [];
-    const rs = a.map((x, i) => x / (b[i] ?? Number.NaN));
+    const rs = a.map((x, i) => x[key] / (b[i]?.[key] ?? Number.NaN));
     return { median: rs.length > 0 ? median(rs) : Number.NaN, min: Math.min(...rs), max: Math.max(...rs) };
   };
-  const vsIx = paired("ix-array", "chunked");
-  const vsGen = paired("asyncgen", "per-item");
-  console.log(`ratio ranges (min-max over trials): stream-chunked-vs-ix ${vsIx.min.toFixed(2)}-${vsIx.max.toFixed(2)}, stream-per-item-vs-async-generators ${vsGen.min.toFixed(2)}-${vsGen.max.toFixed(2)}`);
-  console.log(`per-item ns/item ${get("per-item").toFixed(1)}, asyncgen ns/item ${get("asyncgen").toFixed(1)}`);
-  console.log(`chunked ns/item ${get("chunked").toFixed(1)} (target <= 20)`);
-  console.log(`ratio stream-chunked-vs-ix ${vsIx.median.toFixed(2)}`);
-  console.log(`ratio stream-per-item-vs-async-generators ${vsGen.median.toFixed(2)}`);
+  const show = (name: string, reference: string, ours: string): string => {
+    const cpu = paired(reference, ours, "cpu");
+    const wall = paired(reference, ours, "wall");
+    return `${name}: cpu ${cpu.median.toFixed(2)} (${cpu.min.toFixed(2)}-${cpu.max.toFixed(2)}), wall ${wall.median.toFixed(2)} (${wall.min.toFixed(2)}-${wall.max.toFixed(2)})`;
+  };
+  console.log(`paired ratios, median (min-max): ${show("stream-chunked-vs-ix", "ix-array", "chunked")}; ${show("stream-per-item-vs-async-generators", "asyncgen", "per-item")}`);
+  console.log(`per-item ns/item ${get("per-item").wall.toFixed(1)} (cpu ${get("per-item").cpu.toFixed(1)}), asyncgen ns/item ${get("asyncgen").wall.toFixed(1)} (cpu ${get("asyncgen").cpu.toFixed(1)})`);
+  console.log(`chunked ns/item ${get("chunked").wall.toFixed(1)} (cpu ${get("chunked").cpu.toFixed(1)}; target <= 20)`);
+  console.log(`ratio stream-chunked-vs-ix ${paired("ix-array", "chunked", "cpu").median.toFixed(2)}`);
+  console.log(`ratio stream-per-item-vs-async-generators ${paired("asyncgen", "per-item", "cpu").median.toFixed(2)}`);
 }
 
 await main();

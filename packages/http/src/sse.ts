@@ -27,10 +27,12 @@ export interface SseEvent {
   readonly comment?: string;
 }
 
-const FIELDS = new Set(["event", "id", "data", "retry", "comment"]);
 const LINE_BREAK = /\r\n|\r|\n/;
-const HAS_LINE_BREAK = /[\r\n]/;
-const HAS_LINE_BREAK_OR_NUL = /[\r\n\0]/g;
+const LINE_BREAKS = /[\r\n]/g;
+
+function hasLineBreak(text: string): boolean {
+  return text.indexOf("\n") >= 0 || text.indexOf("\r") >= 0;
+}
 
 /**
  * Whether `value` has the shape of an {@link SseEvent}: a plain object whose own keys are all
@@ -49,10 +51,22 @@ export function isSseEvent(value: unknown): value is SseEvent {
   if (proto !== Object.prototype && proto !== null) return false;
   let n = 0;
   for (const key in value) {
-    if (!FIELDS.has(key)) return false;
     const v = (value as Record<string, unknown>)[key];
-    if (v === undefined) continue;
-    if (key === "retry" ? typeof v !== "number" : typeof v !== "string") return false;
+    switch (key) {
+      case "data":
+      case "id":
+      case "event":
+      case "comment":
+        if (v === undefined) continue;
+        if (typeof v !== "string") return false;
+        break;
+      case "retry":
+        if (v === undefined) continue;
+        if (typeof v !== "number") return false;
+        break;
+      default:
+        return false;
+    }
     n++;
   }
   return n > 0;
@@ -60,15 +74,15 @@ export function isSseEvent(value: unknown): value is SseEvent {
 
 /** @internal Write `text` as one `prefix`-line per line. */
 function lines(prefix: string, text: string): string {
-  if (!HAS_LINE_BREAK.test(text)) return prefix + text + "\n";
+  if (!hasLineBreak(text)) return prefix + text + "\n";
   let out = "";
   for (const line of text.split(LINE_BREAK)) out += prefix + line + "\n";
   return out;
 }
 
-/** `id` and `event` are single-line fields: line breaks (and NUL in ids) would inject fields. */
+/** `id` and `event` are single-line fields: a line break would inject fields, so it is dropped. */
 function field(text: string): string {
-  return HAS_LINE_BREAK.test(text) || text.includes("\0") ? text.replace(HAS_LINE_BREAK_OR_NUL, "") : text;
+  return hasLineBreak(text) ? text.replace(LINE_BREAKS, "") : text;
 }
 
 /**

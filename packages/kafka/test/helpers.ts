@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import kafkajs from "kafkajs";
+import { expect } from "vitest";
 import type { Logger } from "@pirouette/core";
 
 const exec = promisify(execFile);
@@ -73,6 +74,13 @@ export async function endOffsets(topic: string): Promise<Record<number, number>>
   const out: Record<number, number> = {};
   for (const p of await a.fetchTopicOffsets(topic)) out[p.partition] = Number(p.high);
   return out;
+}
+
+/** The group committed every non-empty partition's end offset. */
+export async function expectCommittedAtEnd(groupId: string, topic: string): Promise<void> {
+  const end = await endOffsets(topic);
+  const got = await committed(groupId, topic);
+  for (const [p, e] of Object.entries(end)) expect([p, e === 0 ? -1 : e]).toEqual([p, got[Number(p)]]);
 }
 
 /** Produce raw values with kafkajs (the reference client), keyed `k<i % keys>` when `keys` > 0. */

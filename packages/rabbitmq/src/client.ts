@@ -129,17 +129,21 @@ export class RabbitMqClient implements Sink<unknown>, AsyncDisposable {
    *   `RABBITMQ_NOT_FOUND` (no such exchange), `RABBITMQ_NACKED`, `RABBITMQ_NOT_CONFIRMED`
    *   (the connection dropped first: it may or may not have been delivered), `RABBITMQ_TIMEOUT`.
    */
-  async publishMessage(message: PublishMessage): Promise<void> {
-    if (!isPublishMessage(message)) throw new RabbitMqError("RABBITMQ_INVALID_CONFIG", "publishMessage needs { routingKey, content }");
+  publishMessage(message: PublishMessage): Promise<void> {
     // Until connected, every publish goes through the same wait, so that order is kept.
-    if (!this.#started) await this.#ready();
-    const { content, contentType } = encodeContent(message.content);
-    const options = publishOptions(message.properties, {
-      persistent: this.#persistent,
-      mandatory: message.mandatory ?? this.#mandatory,
-      contentType,
-    });
-    await this.#publisher.publish(message.exchange ?? "", message.routingKey, content, options);
+    if (!this.#started) return this.#ready().then(() => this.publishMessage(message));
+    try {
+      if (!isPublishMessage(message)) throw new RabbitMqError("RABBITMQ_INVALID_CONFIG", "publishMessage needs { routingKey, content }");
+      const { content, contentType } = encodeContent(message.content);
+      const options = publishOptions(message.properties, {
+        persistent: this.#persistent,
+        mandatory: message.mandatory ?? this.#mandatory,
+        contentType,
+      });
+      return this.#publisher.publish(message.exchange ?? "", message.routingKey, content, options);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
   }
 
   /** {@link Sink}: publish `value` (a {@link PublishMessage}, or any content with `options.sink`). */

@@ -30,7 +30,7 @@ import { Connection, ManagedChannel, type Generation } from "./internal/connecti
 import { encodeContent, publishOptions, toMessage, traceHeaders } from "./internal/message.ts";
 import { connectionParams } from "./internal/params.ts";
 import { Publisher } from "./internal/publisher.ts";
-import { settle, isSettled, type Origin } from "./internal/settle.ts";
+import { deferAck, isSettled, settle, type Origin } from "./internal/settle.ts";
 import type {
   DeadLetterOptions,
   Message,
@@ -100,10 +100,47 @@ interface ResolvedConfig extends RabbitMqServiceConfig {
   readonly bindings: readonly QueueBinding[];
 }
 
-/** A delivery as the listener hands it to the dispatcher. */
-interface Inbound extends Delivery<Message> {
+/** How an inbound delivery is settled on the wire (the listener's side). */
+interface Settler {
+  ack(d: Inbound, result: unknown): unknown;
+  reject(d: Inbound): void;
+}
+
+/** A delivery as the listener hands it to the dispatcher (a class: no closures per message). */
+class Inbound implements Delivery<Message> {
+  readonly message: Message;
+  readonly key: string | undefined;
+  readonly destination: string;
+  readonly coordinates: Readonly<Record<string, unknown>>;
+  readonly headers: ReturnType<typeof traceHeaders>;
   readonly origin: Origin;
   readonly caller: Caller;
+  readonly #settler: Settler;
+
+  constructor(message: Message, key: string | undefined, origin: Origin, settler: Settler) {
+    this.message = message;
+    this.key = key;
+    this.destination = message.queue;
+    this.coordinates = {
+      queue: message.queue,
+      deliveryTag: message.deliveryTag,
+      exchange: message.exchange,
+      routingKey: message.routingKey,
+      redelivered: message.redelivered,
+    };
+    this.headers = traceHeaders(message.properties.headers);
+    this.origin = origin;
+    this.caller = new Caller(origin);
+    this.#settler = settler;
+  }
+
+  ack(result: unknown): unknown {
+    return this.#settler.ack(this, result);
+  }
+
+  reject(): void {
+    this.#settler.reject(this);
+  }
 }
 
 interface Subscription {
@@ -114,6 +151,7 @@ interface Subscription {
   readonly channel: ManagedChannel;
   readonly deadLetterTopology: { readonly exchange: string; readonly queue: string } | undefined;
   readonly onDelivery: (gen: Generation, raw: AmqpMessage | null) => void;
+  readonly settler: Settler;
   consumerTag: string | undefined;
   consumerGen: Generation | undefined;
   /** Intake stopped (stopIntake, detach or the "stop" failure action). */
@@ -294,6 +332,15 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
       }
       throw e;
     };
+    const run = (d: Inbound, arg: unknown, ctx: HandlerContext): unknown => {
+      let r: unknown;
+      try {
+        r = fn.call(service, arg, d.caller, ctx);
+      } catch (e) {
+        return afterFailure(d, e);
+      }
+      return r instanceof Promise ? r.catch((e: unknown) => afterFailure(d, e)) : r;
+    };
     const invoke = (delivery: Delivery<Message>, ctx: HandlerContext): unknown => {
       const d = delivery as Inbound;
       if (ctx.attempt > 1 && isSettled(d.origin)) return undefined;
@@ -305,21 +352,12 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
           { coordinates: d.coordinates },
         );
       }
-      const call = (arg: unknown): unknown => {
-        let r: unknown;
-        try {
-          r = fn.call(service, arg, d.caller, ctx);
-        } catch (e) {
-          return afterFailure(d, e);
-        }
-        return r instanceof Promise ? r.catch((e: unknown) => afterFailure(d, e)) : r;
-      };
-      if (!payloadMode && schema === undefined) return call(d.message);
+      if (!payloadMode && schema === undefined) return run(d, d.message, ctx);
       return bind(d.message.content, {
         codec,
         ...(schema === undefined ? {} : { schema }),
         coordinates: d.coordinates,
-      }).then((value) => call(payloadMode ? value : { ...d.message, content: value }));
+      }).then((value) => run(d, payloadMode ? value : { ...d.message, content: value }, ctx));
     };
 
     const retry = this.#retryPolicy();
@@ -370,7 +408,11 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
       dispatcher,
       channel,
       deadLetterTopology: dl.topology,
-      onDelivery: (gen, raw) => this.#onDelivery(sub, gen, raw, hasRequest, orderBy),
+      onDelivery: (gen, raw) => this.#onDelivery(sub, gen, raw, orderBy),
+      settler: {
+        ack: hasRequest ? (d, result) => this.#reply(d, result) : (d) => this.#ack(d),
+        reject: (d) => this.#settle(d, "nack", true),
+      },
       consumerTag: undefined,
       consumerGen: undefined,
       stopped: false,
@@ -449,13 +491,7 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
     }
   }
 
-  #onDelivery(
-    sub: Subscription,
-    gen: Generation,
-    raw: AmqpMessage | null,
-    hasRequest: boolean,
-    orderBy: RabbitMqListenerOptions["orderBy"],
-  ): void {
+  #onDelivery(sub: Subscription, gen: Generation, raw: AmqpMessage | null, orderBy: RabbitMqListenerOptions["orderBy"]): void {
     try {
       if (raw === null) {
         this.#consumerCancelled(sub, gen);
@@ -466,25 +502,8 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
       if (!autoAck) gen.unsettled.add(tag);
       const message = toMessage(raw, sub.queue);
       const origin: Origin = { gen: autoAck ? undefined : gen, tag };
-      const coordinates = {
-        queue: sub.queue,
-        deliveryTag: tag,
-        exchange: message.exchange,
-        routingKey: message.routingKey,
-        redelivered: message.redelivered,
-      };
       const key = orderBy === undefined ? undefined : orderBy === "routingKey" ? message.routingKey : orderBy(message);
-      const delivery: Inbound = {
-        message,
-        key,
-        destination: sub.queue,
-        coordinates,
-        headers: traceHeaders(message.properties.headers),
-        origin,
-        caller: new Caller(origin),
-        ack: hasRequest ? (result) => this.#reply(delivery, result) : () => this.#settle(delivery, "ack", false),
-        reject: () => this.#settle(delivery, "nack", true),
-      };
+      const delivery = new Inbound(message, key, origin, sub.settler);
       if (this.#rejectDeadLetters) this.#origins.set(message, origin);
       const ready = sub.dispatcher.submit(delivery);
       if (autoAck && sub.dispatcher.saturated) this.#pause(sub, gen, ready);
@@ -526,11 +545,19 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
     });
   }
 
+  /** Acknowledge after success: coalesced with the other acks of this tick. */
+  #ack(d: Inbound): void {
+    if (deferAck(d.origin) === "stale") this.#stale(d, "ack");
+  }
+
+  #stale(d: Inbound, kind: string): void {
+    this.logger.debug({ coordinates: d.coordinates, kind }, "stale acknowledgement dropped (channel closed; the broker requeued the message)");
+  }
+
   #settle(d: Inbound, kind: "ack" | "nack", requeue: boolean): void {
     if (d.origin.gen === undefined) return; // autoAck
-    if (!settle(d.origin, kind, false, requeue, false) && !d.origin.gen.open) {
-      this.logger.debug({ coordinates: d.coordinates, kind }, "stale acknowledgement dropped (channel closed; the broker requeued the message)");
-    }
+    const wasUnsettled = d.origin.gen.unsettled.has(d.origin.tag);
+    if (!settle(d.origin, kind, false, requeue, false) && wasUnsettled) this.#stale(d, kind);
   }
 
   /** onRequest: publish the reply (confirmed), then acknowledge the request. */
@@ -538,7 +565,7 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
     const replyTo = d.message.properties.replyTo;
     if (replyTo === undefined || replyTo === "") {
       if (result !== undefined) this.logger.warn({ coordinates: d.coordinates }, "onRequest returned a reply but the request has no replyTo; dropped");
-      this.#settle(d, "ack", false);
+      this.#ack(d);
       return undefined;
     }
     if (isSettled(d.origin) && d.origin.gen !== undefined && d.origin.gen.open === false) {
@@ -553,7 +580,7 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
       contentType,
     });
     return this.#publisher.publish("", replyTo, content, options).then(
-      () => this.#settle(d, "ack", false),
+      () => this.#ack(d),
       (e: unknown) => {
         this.#settle(d, "nack", true);
         throw toRabbitMqError(e, `publishing the reply to "${replyTo}" failed; the request was requeued`, d.coordinates);

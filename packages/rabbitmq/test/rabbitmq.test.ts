@@ -8,7 +8,7 @@ import * as rabbitmq from "../src/index.ts";
 import type { Generation } from "../src/internal/connection.ts";
 import { encodeContent, publishOptions, toProperties } from "../src/internal/message.ts";
 import { backoffDelay, connectionParams } from "../src/internal/params.ts";
-import { settle, type Origin } from "../src/internal/settle.ts";
+import { deferAck, settle, type Origin } from "../src/internal/settle.ts";
 import { toRabbitMqError } from "../src/internal/amqp-errors.ts";
 
 describe("service validation (attach)", () => {
@@ -159,6 +159,8 @@ describe("acknowledgement bookkeeping", () => {
       unsettled: new Set<number>(),
       blocked: false,
       drainWaiters: [],
+      pendingAcks: [],
+      flushScheduled: false,
       sent,
       channel: {
         ack: (m: { fields: { deliveryTag: number } }, multiple: boolean) => sent.push(`ack ${m.fields.deliveryTag}${multiple ? " multiple" : ""}`),
@@ -204,6 +206,28 @@ describe("acknowledgement bookkeeping", () => {
     };
     expect(settle({ gen: racing, tag: 8 }, "ack", false, false, true)).toBe(false);
     expect(racing.open).toBe(false);
+  });
+
+  test("acks decided in one tick go out together: one multiple ack for the settled prefix, the rest one by one", async () => {
+    const gen = fakeGen();
+    for (const t of [1, 2, 3, 4, 5, 6]) gen.unsettled.add(t);
+    expect(deferAck({ gen, tag: 2 })).toBe("queued");
+    expect(deferAck({ gen, tag: 1 })).toBe("queued");
+    expect(deferAck({ gen, tag: 3 })).toBe("queued");
+    expect(deferAck({ gen, tag: 6 })).toBe("queued"); // 4 and 5 are still being handled
+    expect(deferAck({ gen, tag: 6 })).toBe("already-settled");
+    expect(gen.sent).toEqual([]);
+    await Promise.resolve();
+    expect(gen.sent).toEqual(["ack 3 multiple", "ack 6"]);
+    // A user settle flushes what is pending first, so the broker sees them in order.
+    expect(deferAck({ gen, tag: 4 })).toBe("queued");
+    new rabbitmq.Caller({ gen, tag: 5 }).basicNack(false, true);
+    expect(gen.sent).toEqual(["ack 3 multiple", "ack 6", "ack 4", "nack 5 requeue"]);
+    await Promise.resolve();
+    expect(gen.sent).toHaveLength(4);
+    gen.unsettled.add(7);
+    gen.open = false;
+    expect(deferAck({ gen, tag: 7 })).toBe("stale");
   });
 
   test("autoAck deliveries cannot be settled", () => {

@@ -9,6 +9,8 @@ import {
   AbstractListener,
   bind,
   json,
+  PayloadBindingError,
+  PirouetteError,
   toError,
   type Attachment,
   type Codec,
@@ -46,6 +48,15 @@ interface Active {
   readonly codec: Codec<unknown> | undefined;
   readonly schema: Schema | undefined;
   readonly datagrams: boolean;
+}
+
+/** The error `bind()` would throw for a payload the codec rejected (built directly: no second decode). */
+function bindingError(cause: unknown, codec: Codec<unknown>, coordinates: Readonly<Record<string, unknown>>): PayloadBindingError {
+  if (PirouetteError.is(cause)) {
+    return new PayloadBindingError(cause.message, { cause, code: cause.code, coordinates: { ...cause.coordinates, ...coordinates } });
+  }
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return new PayloadBindingError(`${codec.name} codec could not decode the payload: ${message}`, { cause, coordinates });
 }
 
 function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
@@ -340,9 +351,8 @@ export class UdpListener<T = Buffer> extends AbstractListener<UdpService<T>, obj
       let value: unknown;
       try {
         value = codec.decode(data);
-      } catch {
-        // Let core's bind() build the binding error (with the coordinates); it rejects.
-        return bind(data, { codec, coordinates }).then(call);
+      } catch (e) {
+        throw bindingError(e, codec, coordinates);
       }
       return call(value);
     }

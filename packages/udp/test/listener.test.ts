@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { json, PirouetteError, type HandlerContext } from "@pirouette/core";
+import { json, type HandlerContext, type PirouetteError } from "@pirouette/core";
 import { afterEach, describe, expect, test } from "vitest";
 import * as udp from "../src/index.ts";
 import { rawSocket, waitFor, type RawSocket } from "./helpers.ts";

@@ -1,5 +1,5 @@
 import { connect } from "node:net";
-import * as websocket from "@pirouette/websocket";
+import type * as websocket from "@pirouette/websocket";
 import { describe, expect, test } from "vitest";
 import { closed, frame, next, open, rawUpgrade, sleep, waitFor } from "./helpers.ts";
 import { startWs } from "./helpers.ts";

@@ -56,7 +56,7 @@ describe("websocket.Client against a plain ws server", () => {
   test("messages() is a Stream: it ends on a normal close, fails on an abnormal one", async () => {
     await using server = await plainServer((ws) => {
       ws.on("message", (d) => {
-        const n = Number(d.toString());
+        const n = Number((d as Buffer).toString());
         for (let i = 0; i < n; i++) ws.send(`m${i}`);
         ws.close(n === 3 ? 1000 : 1011, n === 3 ? "" : "server error");
       });
@@ -79,7 +79,7 @@ describe("websocket.Client against a plain ws server", () => {
     await using server = await plainServer((ws) => {
       connections++;
       ws.on("message", (d) => {
-        const text = d.toString();
+        const text = (d as Buffer).toString();
         seen.push(text);
         ws.send(`ack ${text}`);
         if (text === "2") ws.terminate(); // the connection drops (1006)
@@ -110,7 +110,7 @@ describe("websocket.Client against a plain ws server", () => {
   test("handshake failures: refused upgrade (status), nobody listening, bad URL", async () => {
     await using server = await plainServer(() => undefined, {
       verifyClient: (_info: unknown, cb: (ok: boolean, code?: number) => void) => cb(false, 401),
-    } as never);
+    });
     await expect(new websocket.Client(server.url).connect()).rejects.toMatchObject({ code: "HANDSHAKE", status: 401 });
     const port = (server.address() as AddressInfo).port;
     await server[Symbol.asyncDispose]();
@@ -134,7 +134,7 @@ describe("websocket.Client against a plain ws server", () => {
     const got: string[] = [];
     let closeCode = 0;
     await using server = await plainServer((ws) => {
-      ws.on("message", (d) => got.push(d.toString()));
+      ws.on("message", (d) => got.push((d as Buffer).toString()));
       ws.on("close", (code) => (closeCode = code));
     });
     const client = new websocket.Client(server.url);

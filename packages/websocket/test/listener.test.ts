@@ -118,7 +118,7 @@ describe("websocket.Listener with a plain ws client", () => {
     const svc = {
       onTextMessage(text: string) {
         if (text === "obj") return { a: 1 };
-        if (text === "stream") return Stream.of("one", new Uint8Array([7]), { three: 3 });
+        if (text === "stream") return Stream.of<unknown>("one", new Uint8Array([7]), { three: 3 });
         if (text === "bye") return new websocket.CloseFrame(4001, "see you");
         return undefined;
       },

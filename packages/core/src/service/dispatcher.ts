@@ -8,7 +8,17 @@ import { ClosedError, PirouetteError, toError } from "../errors.ts";
 import type { DeadLetterTarget } from "./dead-letter.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { isBindingError, resolveRetryPolicy, retryAfterFailure, type RetryPolicy } from "./retry-policy.ts";
-import { endSpan, getInstruments, startProcessSpan, withContext, type HeaderValue, type TelemetryTarget } from "./telemetry.ts";
+import {
+  endSpan,
+  getInstruments,
+  startProcessSpan,
+  telemetryActive,
+  withContext,
+  type HeaderValue,
+  type TelemetryTarget,
+} from "./telemetry.ts";
+
+type Traced = ReturnType<typeof startProcessSpan> & { readonly started: number };
 
 /**
  * What a service method can see of the dispatch: cancellation, the attempt number, a
@@ -158,6 +168,7 @@ export class Dispatcher<M> {
   #capacityWaiters: (() => void)[] = [];
   #idleWaiters: (() => void)[] = [];
   #closed = false;
+  #pumping = false;
   #abortReason: unknown = undefined;
 
   constructor(options: DispatcherOptions<M>) {
@@ -204,7 +215,7 @@ export class Dispatcher<M> {
       return RESOLVED;
     }
     this.#inFlight++;
-    if (this.#observe) getInstruments().inFlight.add(1, { "messaging.system": this.#o.telemetry.system });
+    if (this.#observe && telemetryActive()) getInstruments().inFlight.add(1, { "messaging.system": this.#o.telemetry.system });
     const key = delivery.key;
     if (key !== undefined) {
       if (this.#activeKeys.has(key)) {
@@ -278,54 +289,97 @@ export class Dispatcher<M> {
 
   #start(d: Delivery<M>): void {
     this.#running++;
-    void this.#run(d);
-  }
-
-  async #run(d: Delivery<M>): Promise<void> {
     const ctx = new Context(d.coordinates, this.#logger);
     if (this.#abortReason !== undefined) ctx.abort(this.#abortReason);
     this.#contexts.add(ctx);
-    const started = this.#observe ? performance.now() : 0;
-    const traced = this.#observe ? startProcessSpan(this.#o.telemetry, d.destination, d.headers) : undefined;
-    let failure: unknown;
-    let failed = false;
+    const traced =
+      this.#observe && telemetryActive()
+        ? { ...startProcessSpan(this.#o.telemetry, d.destination, d.headers), started: performance.now() }
+        : undefined;
+    // Fast path: no promise of our own unless the handler or the ack returns one.
+    let result: unknown;
     try {
-      let result: unknown;
-      try {
-        result = traced === undefined ? this.#o.invoke(d, ctx) : withContext(traced.ctx, () => this.#o.invoke(d, ctx));
-        if (result instanceof Promise) result = await result;
-      } catch (first) {
-        ctx.firstFailureAt = new Date().toISOString();
-        if (isBindingError(first) || ctx.aborted !== undefined) throw first;
-        result = await retryAfterFailure(this.#retry, first, {
-          signal: ctx.signal,
-          attempt: (n) => {
-            ctx.attempt = n;
-            return Promise.resolve(this.#o.invoke(d, ctx));
-          },
-          onRetry: (error, n) => {
-            ctx.logger.warn({ err: toError(error), attempt: n }, "handler failed; retrying");
-            if (this.#observe) getInstruments().retried.add(1, { "messaging.system": this.#o.telemetry.system });
-          },
-        });
-      }
+      result = traced === undefined ? this.#o.invoke(d, ctx) : withContext(traced.ctx, () => this.#o.invoke(d, ctx));
+    } catch (first) {
+      void this.#recover(d, ctx, first, traced);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (value: unknown) => this.#succeeded(d, ctx, value, traced),
+        (first: unknown) => void this.#recover(d, ctx, first, traced),
+      );
+    } else {
+      this.#succeeded(d, ctx, result, traced);
+    }
+  }
+
+  #succeeded(d: Delivery<M>, ctx: Context, result: unknown, traced: Traced | undefined): void {
+    let r: unknown;
+    try {
+      r = d.ack(result);
+    } catch (e) {
+      void this.#ackFailed(d, e).then(() => this.#done(d, ctx, traced, false, undefined));
+      return;
+    }
+    if (r instanceof Promise) {
+      r.then(
+        () => this.#done(d, ctx, traced, false, undefined),
+        (e: unknown) => void this.#ackFailed(d, e).then(() => this.#done(d, ctx, traced, false, undefined)),
+      );
+    } else {
+      this.#done(d, ctx, traced, false, undefined);
+    }
+  }
+
+  /** Slow path: retries after a failed first attempt, then ack or the failure policy. */
+  async #recover(d: Delivery<M>, ctx: Context, first: unknown, traced: Traced | undefined): Promise<void> {
+    ctx.firstFailureAt = new Date().toISOString();
+    let failed = false;
+    let failure: unknown;
+    try {
+      if (isBindingError(first) || ctx.aborted !== undefined) throw first;
+      const result = await retryAfterFailure(this.#retry, first, {
+        signal: ctx.signal,
+        attempt: (n) => {
+          ctx.attempt = n;
+          return Promise.resolve(this.#o.invoke(d, ctx));
+        },
+        onRetry: (error, n) => {
+          ctx.logger.warn({ err: toError(error), attempt: n }, "handler failed; retrying");
+          if (this.#observe && telemetryActive()) getInstruments().retried.add(1, { "messaging.system": this.#o.telemetry.system });
+        },
+      });
       await this.#ack(d, result);
     } catch (e) {
       failed = true;
       failure = e;
       await this.#settleFailure(d, e, ctx);
     } finally {
-      this.#contexts.delete(ctx);
-      if (traced !== undefined) {
-        endSpan(traced.span, failed ? failure : undefined);
-        const attrs = { "messaging.system": this.#o.telemetry.system, "messaging.destination.name": d.destination };
-        const inst = getInstruments();
-        inst.duration.record((performance.now() - started) / 1000, attrs);
-        inst.consumed.add(1, attrs);
-      }
-      this.#running--;
-      this.#finished(d, true);
+      this.#done(d, ctx, traced, failed, failure);
     }
+  }
+
+  #done(d: Delivery<M>, ctx: Context, traced: Traced | undefined, failed: boolean, failure: unknown): void {
+    this.#contexts.delete(ctx);
+    if (traced !== undefined) {
+      endSpan(traced.span, failed ? failure : undefined);
+      const attrs = { "messaging.system": this.#o.telemetry.system, "messaging.destination.name": d.destination };
+      const inst = getInstruments();
+      inst.duration.record((performance.now() - traced.started) / 1000, attrs);
+      inst.consumed.add(1, attrs);
+    }
+    this.#running--;
+    this.#finished(d, true);
+  }
+
+  async #ackFailed(d: Delivery<M>, e: unknown): Promise<void> {
+    const err = new PirouetteError("ACK_FAILED", `acknowledging the message failed: ${toError(e).message}`, {
+      cause: e,
+      coordinates: d.coordinates,
+    });
+    this.#logger.error({ err, coordinates: d.coordinates }, "ack failed");
+    await this.#report(err, d);
   }
 
   async #ack(d: Delivery<M>, result: unknown): Promise<void> {
@@ -333,18 +387,13 @@ export class Dispatcher<M> {
       const r = d.ack(result);
       if (r instanceof Promise) await r;
     } catch (e) {
-      const err = new PirouetteError("ACK_FAILED", `acknowledging the message failed: ${toError(e).message}`, {
-        cause: e,
-        coordinates: d.coordinates,
-      });
-      this.#logger.error({ err, coordinates: d.coordinates }, "ack failed");
-      await this.#report(err, d);
+      await this.#ackFailed(d, e);
     }
   }
 
   async #settleFailure(d: Delivery<M>, e: unknown, ctx: Context): Promise<void> {
     const error = toError(e);
-    if (this.#observe) getInstruments().failed.add(1, { "messaging.system": this.#o.telemetry.system });
+    if (this.#observe && telemetryActive()) getInstruments().failed.add(1, { "messaging.system": this.#o.telemetry.system });
     if (ctx.aborted !== undefined) {
       // Stopped: leave it for redelivery, do not dead-letter a message we did not finish.
       this.#safe(() => d.reject(error));
@@ -372,7 +421,7 @@ export class Dispatcher<M> {
         attempts: ctx.attempt,
         firstFailureAt: ctx.firstFailureAt ?? new Date().toISOString(),
       });
-      if (this.#observe) getInstruments().deadLettered.add(1, { "messaging.system": this.#o.telemetry.system });
+      if (this.#observe && telemetryActive()) getInstruments().deadLettered.add(1, { "messaging.system": this.#o.telemetry.system });
       await this.#ack(d, undefined);
     } catch (dlError) {
       const err = new PirouetteError("DEAD_LETTER", `dead-lettering failed; the message is not acknowledged: ${toError(dlError).message}`, {
@@ -407,7 +456,7 @@ export class Dispatcher<M> {
 
   #finished(d: Delivery<M>, started: boolean): void {
     this.#inFlight--;
-    if (this.#observe) getInstruments().inFlight.add(-1, { "messaging.system": this.#o.telemetry.system });
+    if (this.#observe && telemetryActive()) getInstruments().inFlight.add(-1, { "messaging.system": this.#o.telemetry.system });
     if (started && d.key !== undefined) {
       const q = this.#keyQueues.get(d.key);
       const next = q?.shift();
@@ -421,7 +470,15 @@ export class Dispatcher<M> {
     } else if (!started && d.key !== undefined && !this.#keyQueues.has(d.key)) {
       this.#activeKeys.delete(d.key);
     }
-    while (this.#running < this.#concurrency && this.#ready.length > 0) this.#start(this.#ready.shift() as Delivery<M>);
+    if (!this.#pumping) {
+      // Handlers that finish synchronously would otherwise recurse through here.
+      this.#pumping = true;
+      try {
+        while (this.#running < this.#concurrency && this.#ready.length > 0) this.#start(this.#ready.shift() as Delivery<M>);
+      } finally {
+        this.#pumping = false;
+      }
+    }
     if (this.#inFlight < this.#maxInFlight && this.#capacityWaiters.length > 0) {
       const waiters = this.#capacityWaiters;
       this.#capacityWaiters = [];

@@ -88,6 +88,31 @@ export interface Instruments {
 }
 
 let instruments: Instruments | undefined;
+let checkedAt = Number.NEGATIVE_INFINITY;
+let active = false;
+
+/**
+ * @internal Whether an OpenTelemetry SDK is registered (tracer or meter provider). Checked at
+ * most once a second, so dispatch skips spans and metrics entirely while nothing listens.
+ */
+let calls = 0;
+export function telemetryActive(): boolean {
+  // Look at the clock only every 256 calls: this runs several times per message.
+  if ((++calls & 255) !== 0 && checkedAt !== Number.NEGATIVE_INFINITY) return active;
+  const now = Date.now();
+  if (now - checkedAt < 1000) return active;
+  checkedAt = now;
+  const tp = trace.getTracerProvider() as unknown as { getDelegate?: () => unknown };
+  const delegate = (tp.getDelegate?.() ?? tp) as { constructor?: { name?: string } };
+  const mp = metrics.getMeterProvider() as unknown as { constructor?: { name?: string } };
+  active = delegate.constructor?.name !== "NoopTracerProvider" || mp.constructor?.name !== "NoopMeterProvider";
+  return active;
+}
+
+/** @internal For tests: forget the cached answer of {@link telemetryActive}. */
+export function resetTelemetryCheck(): void {
+  checkedAt = Number.NEGATIVE_INFINITY;
+}
 
 /** @internal */
 export function getInstruments(): Instruments {
@@ -107,6 +132,11 @@ export function getInstruments(): Instruments {
   return instruments;
 }
 
+let cachedTracer: ReturnType<typeof trace.getTracer> | undefined;
+function tracer(): ReturnType<typeof trace.getTracer> {
+  return (cachedTracer ??= trace.getTracer(SCOPE));
+}
+
 /** @internal Start a CONSUMER `process <destination>` span, parented on the message's trace context. */
 export function startProcessSpan(
   target: TelemetryTarget,
@@ -121,7 +151,7 @@ export function startProcessSpan(
     "messaging.destination.name": destination,
   };
   if (target.consumerGroup !== undefined) attributes["messaging.consumer.group.name"] = target.consumerGroup;
-  const span = trace.getTracer(SCOPE).startSpan(`process ${destination}`, { kind: SpanKind.CONSUMER, attributes }, parent);
+  const span = tracer().startSpan(`process ${destination}`, { kind: SpanKind.CONSUMER, attributes }, parent);
   return { span, ctx: trace.setSpan(parent, span) };
 }
 

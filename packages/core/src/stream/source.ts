@@ -36,11 +36,6 @@ export interface Stage<I, O> {
   flush?(): readonly O[];
   /** True once the stage wants no more input. */
   readonly ended: boolean;
-  /**
-   * Set when a user callback threw during `run` (or `flush`): the chunk returned holds the
-   * results for the elements before the failing one; the stream delivers it, then fails.
-   */
-  readonly failure?: { readonly error: unknown } | undefined;
   /** Set on plain per-item `map` / `filter` stages so that a pair can be fused into one loop. */
   readonly fusable?: FusableStep;
 }
@@ -50,14 +45,38 @@ export type FusableStep =
   | { readonly kind: "map"; readonly fn: (value: never, index: number) => unknown }
   | { readonly kind: "filter"; readonly fn: (value: never, index: number) => unknown };
 
+/**
+ * Thrown by a stage whose user callback threw: `output` holds the stage's results for the
+ * elements before the failing one, so that the stream can deliver them and then fail (the
+ * same sequence as a per-item pipeline, whatever the chunking). Internal.
+ * @internal
+ */
+export class StageFailure {
+  readonly error: unknown;
+  readonly output: readonly unknown[];
+  constructor(error: unknown, output: readonly unknown[]) {
+    this.error = error;
+    this.output = output;
+  }
+}
+
 /** @internal */
 export function composeStages<A, B, C>(first: Stage<A, B>, second: Stage<B, C>): Stage<A, C> {
   const fused = fuse<A, C>(first.fusable, second.fusable);
   if (fused !== undefined) return fused;
   return {
     run(chunk) {
-      const mid = first.run(chunk);
-      return mid.length === 0 && !first.ended ? [] : second.run(mid);
+      let mid: readonly B[];
+      try {
+        mid = first.run(chunk);
+      } catch (e) {
+        if (!(e instanceof StageFailure)) throw e;
+        // The second stage still gets the elements before the failure; a failure of its own
+        // among them comes first in the sequence and propagates as is.
+        const out = e.output.length > 0 ? second.run(e.output as readonly B[]) : EMPTY;
+        throw new StageFailure(e.error, out);
+      }
+      return mid.length === 0 && !first.ended ? EMPTY : second.run(mid);
     },
     flush() {
       const mid = first.flush?.() ?? [];
@@ -68,11 +87,17 @@ export function composeStages<A, B, C>(first: Stage<A, B>, second: Stage<B, C>):
     get ended() {
       return first.ended || second.ended;
     },
-    // The second stage only saw elements before the first one's failure: its failure comes first.
-    get failure() {
-      return second.failure ?? first.failure;
-    },
   };
+}
+
+const EMPTY: readonly never[] = [];
+
+/** Trim a preallocated output to the `k` elements written (setting length costs a runtime call). */
+export function trimmed<T>(out: T[], k: number): readonly T[] {
+  if (k === out.length) return out;
+  if (k === 0) return EMPTY;
+  out.length = k;
+  return out;
 }
 
 /** @internal */
@@ -90,15 +115,11 @@ type Fn = (value: unknown, index: number) => unknown;
 function fuse<A, C>(a: FusableStep | undefined, b: FusableStep | undefined): Stage<A, C> | undefined {
   if (a === undefined || b === undefined || a.kind === b.kind) return undefined;
   let index = 0;
-  let failure: { error: unknown } | undefined;
   if (a.kind === "map") {
     const mapFn = a.fn as Fn;
     const filterFn = b.fn as Fn;
     return {
       ended: false,
-      get failure() {
-        return failure;
-      },
       run(chunk) {
         const n = chunk.length;
         const out = new Array<C>(n);
@@ -111,10 +132,9 @@ function fuse<A, C>(a: FusableStep | undefined, b: FusableStep | undefined): Sta
             if (filterFn(v, base + i)) out[k++] = v as C;
           }
         } catch (error) {
-          failure = { error };
+          throw new StageFailure(error, trimmed(out, k));
         }
-        out.length = k;
-        return out;
+        return trimmed(out, k);
       },
     };
   }
@@ -123,9 +143,6 @@ function fuse<A, C>(a: FusableStep | undefined, b: FusableStep | undefined): Sta
   let mapIndex = 0;
   return {
     ended: false,
-    get failure() {
-      return failure;
-    },
     run(chunk) {
       const n = chunk.length;
       const out = new Array<C>(n);
@@ -141,10 +158,9 @@ function fuse<A, C>(a: FusableStep | undefined, b: FusableStep | undefined): Sta
           }
         }
       } catch (error) {
-        failure = { error };
+        throw new StageFailure(error, trimmed(out, k));
       }
-      out.length = k;
-      return out;
+      return trimmed(out, k);
     },
   };
 }

@@ -48,7 +48,6 @@ export function iterableSource<T>(iterable: Iterable<T>): StreamSource<T> {
 export function asyncIterableSource<T>(iterable: AsyncIterable<T>, onClose?: () => unknown): StreamSource<T> {
   let it: AsyncIterator<T> | undefined;
   let done = false;
-  // One `then` per item (no async-function wrapper): this is the per-item hot path.
   const toChunk = (r: IteratorResult<T>): readonly T[] | null => {
     if (r.done === true) {
       done = true;

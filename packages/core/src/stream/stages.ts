@@ -4,22 +4,18 @@
  * @module
  */
 import { PirouetteError } from "../errors.ts";
-import type { Stage } from "./source.ts";
+import { StageFailure, trimmed, type Stage } from "./source.ts";
 
 const EMPTY: readonly never[] = [];
 
-// A callback that throws does not lose the results before it: `run` returns them and sets
-// `failure`; the stream delivers them, then fails (as a per-item pipeline would).
+// A callback that throws does not lose the results before it: `run` throws a StageFailure
+// holding them; the stream delivers them, then fails (as a per-item pipeline would).
 
 /** @internal */
 export function mapStage<T, U>(fn: (value: T, index: number) => U): Stage<T, U> {
   let index = 0;
-  let failure: { error: unknown } | undefined;
   return {
     ended: false,
-    get failure() {
-      return failure;
-    },
     fusable: { kind: "map", fn: fn },
     run(chunk) {
       const n = chunk.length;
@@ -30,8 +26,7 @@ export function mapStage<T, U>(fn: (value: T, index: number) => U): Stage<T, U> 
       try {
         for (; i < n; i++) out[i] = fn(chunk[i] as T, base + i);
       } catch (error) {
-        failure = { error };
-        out.length = i;
+        throw new StageFailure(error, trimmed(out, i));
       }
       return out;
     },
@@ -41,12 +36,8 @@ export function mapStage<T, U>(fn: (value: T, index: number) => U): Stage<T, U> 
 /** @internal */
 export function filterStage<T>(fn: (value: T, index: number) => unknown): Stage<T, T> {
   let index = 0;
-  let failure: { error: unknown } | undefined;
   return {
     ended: false,
-    get failure() {
-      return failure;
-    },
     fusable: { kind: "filter", fn: fn },
     run(chunk) {
       // Preallocate and trim: cheaper than growing the output by push.
@@ -61,29 +52,23 @@ export function filterStage<T>(fn: (value: T, index: number) => unknown): Stage<
           if (fn(v, base + i)) out[k++] = v;
         }
       } catch (error) {
-        failure = { error };
+        throw new StageFailure(error, trimmed(out, k));
       }
-      out.length = k;
-      return out;
+      return trimmed(out, k);
     },
   };
 }
 
 /** @internal */
 export function tapStage<T>(fn: (value: T) => void): Stage<T, T> {
-  let failure: { error: unknown } | undefined;
   return {
     ended: false,
-    get failure() {
-      return failure;
-    },
     run(chunk) {
       let i = 0;
       try {
         for (; i < chunk.length; i++) fn(chunk[i] as T);
       } catch (error) {
-        failure = { error };
-        return chunk.slice(0, i);
+        throw new StageFailure(error, chunk.slice(0, i));
       }
       return chunk;
     },
@@ -133,13 +118,9 @@ export function skipStage<T>(n: number): Stage<T, T> {
 /** @internal */
 export function takeWhileStage<T>(fn: (value: T) => unknown): Stage<T, T> {
   let done = false;
-  let failure: { error: unknown } | undefined;
   return {
     get ended() {
       return done;
-    },
-    get failure() {
-      return failure;
     },
     run(chunk) {
       if (done) return EMPTY;
@@ -152,8 +133,7 @@ export function takeWhileStage<T>(fn: (value: T) => unknown): Stage<T, T> {
           }
         }
       } catch (error) {
-        failure = { error };
-        return chunk.slice(0, i);
+        throw new StageFailure(error, chunk.slice(0, i));
       }
       return chunk;
     },
@@ -162,12 +142,8 @@ export function takeWhileStage<T>(fn: (value: T) => unknown): Stage<T, T> {
 
 /** @internal */
 export function flatMapSyncStage<T, U>(fn: (value: T) => Iterable<U>): Stage<T, U> {
-  let failure: { error: unknown } | undefined;
   return {
     ended: false,
-    get failure() {
-      return failure;
-    },
     run(chunk) {
       const out: U[] = [];
       try {
@@ -177,7 +153,7 @@ export function flatMapSyncStage<T, U>(fn: (value: T) => Iterable<U>): Stage<T, 
           else for (const v of r) out.push(v);
         }
       } catch (error) {
-        failure = { error };
+        throw new StageFailure(error, out);
       }
       return out;
     },

@@ -16,7 +16,7 @@ import {
 } from "./async-operators.ts";
 import { pullChunk, type ChunkPuller } from "./pull.ts";
 import type { PipeToOptions, Sink } from "./sink.ts";
-import { composeStages, isPromiseLike, type Stage, type StreamSource } from "./source.ts";
+import { composeStages, isPromiseLike, StageFailure, type Stage, type StreamSource } from "./source.ts";
 import { arraySource, asyncIterableSource, isReadable, iterableSource, readableSource } from "./sources.ts";
 import {
   chunkStage,
@@ -377,7 +377,11 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
     }
   }
 
-  /** The asynchronous continuation of #fetch: loops (rather than nests promises) while the stages emit nothing. */
+  /**
+   * The asynchronous continuation of #fetch. It loops (rather than recursing into #fetch from
+   * a `then`) while the stages reduce chunks to nothing: recursion would chain one pending
+   * promise per skipped chunk, so a filter rejecting a long run would grow memory without bound.
+   */
   async #fetchAsync(pending: PromiseLike<readonly unknown[] | null>): Promise<readonly T[] | null> {
     let r: readonly unknown[] | null | PromiseLike<readonly unknown[] | null> = pending;
     for (;;) {
@@ -414,20 +418,18 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
         out = stage.flush?.() ?? EMPTY;
       } else {
         out = stage.run(c);
-        if (stage.ended && stage.flush !== undefined && stage.failure === undefined) {
+        if (stage.ended && stage.flush !== undefined) {
           this.#exhausted = true;
           const tail = stage.flush();
           if (tail.length > 0) out = [...out, ...tail];
         }
       }
     } catch (e) {
-      this.#failSync(e);
-    }
-    const failure = stage.failure;
-    if (failure !== undefined) {
+      if (!(e instanceof StageFailure)) this.#failSync(e);
       // A callback threw: deliver the results before it, fail on the next pull.
-      if (out.length === 0) this.#failSync(failure.error);
-      this.#pendingFailure = failure;
+      if (e.output.length === 0) this.#failSync(e.error);
+      this.#pendingFailure = { error: e.error };
+      return e.output as readonly T[];
     }
     return out.length > 0 ? out : undefined;
   }

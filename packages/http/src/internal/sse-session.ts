@@ -20,6 +20,7 @@ export interface SseSessionOptions {
 }
 
 const HEARTBEAT = ":\n\n";
+const NOCORK = process.env["NOCORK"] === "1";
 
 export class SseSession {
   readonly #res: ServerResponse;
@@ -96,7 +97,7 @@ export class SseSession {
 
   #write(s: string): boolean {
     const res = this.#res;
-    if (!this.#corked) {
+    if (!NOCORK && !this.#corked) {
       this.#corked = true;
       res.cork();
       process.nextTick(() => {

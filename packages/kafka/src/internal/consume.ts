@@ -534,11 +534,13 @@ export class ServiceConsumer implements CallerBackend {
     if (messages.length === 0) return;
     const { topic, partition } = batch;
     const k = tpKey(topic, partition);
-    if (this.#halted || this.#revoking) {
+    if (this.#halted) {
       // Stopping: leave the batch for redelivery, and stop fetching it.
       this.#consumer.pause([{ topic, partitions: [partition] }]);
       return;
     }
+    // Rebalancing: leave the batch for redelivery (to this member or the next owner).
+    if (this.#revoking) return;
     if (scope.isStale()) return;
     let state = this.#states.get(k);
     if (state === undefined) {
@@ -625,6 +627,10 @@ export class ServiceConsumer implements CallerBackend {
       if (done || r === "closed") return;
       try {
         await scope.heartbeat();
+        // Long batch: commit what finished so far rather than only at its end.
+        if (!this.#s.autoCommit && !this.#revoking) {
+          await this.commitNow().catch((e: unknown) => this.#logger.debug({ err: toError(e) }, "commit during a batch failed"));
+        }
       } catch (e) {
         if (!this.#transport.isRebalance(e)) {
           this.#logger.debug({ err: toError(e) }, "heartbeat failed; still waiting for the handlers");

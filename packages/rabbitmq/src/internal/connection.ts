@@ -29,6 +29,9 @@ export interface Generation<C extends Channel = Channel> {
   /** `publish` returned false: wait for `drain`. */
   blocked: boolean;
   drainWaiters: (() => void)[];
+  /** Acks decided in this tick, sent together by `flushAcks` (see settle.ts). */
+  pendingAcks: number[];
+  flushScheduled: boolean;
 }
 
 interface ConnectionObserver {
@@ -322,6 +325,8 @@ export class ManagedChannel<C extends Channel = Channel> {
       unsettled: new Set(),
       blocked: false,
       drainWaiters: [],
+      pendingAcks: [],
+      flushScheduled: false,
     };
     channel.on("error", (err: Error) => {
       gen.closeError = err;

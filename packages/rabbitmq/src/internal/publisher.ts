@@ -1,7 +1,8 @@
 /**
  * Publishing with publisher confirms on a self-reopening confirm channel: a publish resolves
  * once the broker confirmed it, and rejects with a typed error when the broker returned it
- * (mandatory, unroutable), nacked it, or the channel closed before the confirm.
+ * (mandatory, unroutable), nacked it, or the channel closed before the confirm, or when no
+ * confirm came within the operation timeout.
  * @internal
  * @module
  */
@@ -10,28 +11,45 @@ import { RabbitMqError } from "../errors.ts";
 import { isClosedChannelError, toRabbitMqError } from "./amqp-errors.ts";
 import { ManagedChannel, waitDrain, type Connection, type Generation } from "./connection.ts";
 
-interface Pending {
+/** One unconfirmed publish. */
+class Pending {
   readonly exchange: string;
   readonly routingKey: string;
   readonly content: Buffer;
-  returned: { replyCode: number; replyText: string } | undefined;
+  readonly deadline: number;
+  returned: { replyCode: number; replyText: string } | undefined = undefined;
+  done = false;
+  resolve!: () => void;
+  reject!: (e: Error) => void;
+  /** Unconfirmed mandatory publishes of the same channel (to match basic.return). */
+  mandatorySet: Set<Pending> | undefined;
+
+  constructor(exchange: string, routingKey: string, content: Buffer, deadline: number) {
+    this.exchange = exchange;
+    this.routingKey = routingKey;
+    this.content = content;
+    this.deadline = deadline;
+  }
 }
 
 /** A confirm channel shared by a client's (or a listener's) publishes. */
 export class Publisher {
   readonly channel: ManagedChannel<ConfirmChannel>;
-  readonly #conn: Connection;
+  readonly #timeoutMs: number;
   /** Unconfirmed mandatory publishes per channel generation, in publish order. */
-  readonly #pending = new WeakMap<Generation, Set<Pending>>();
+  readonly #mandatory = new WeakMap<Generation<ConfirmChannel>, Set<Pending>>();
+  /** Every unconfirmed publish, in publish order (so deadlines are in order): one timer for all. */
+  readonly #unconfirmed = new Set<Pending>();
+  #timer: NodeJS.Timeout | undefined;
 
   constructor(conn: Connection, name: string) {
-    this.#conn = conn;
+    this.#timeoutMs = conn.params.operationTimeoutMs;
     this.channel = new ManagedChannel<ConfirmChannel>(conn, {
       name,
       confirm: true,
       wire: (gen) => {
         const set = new Set<Pending>();
-        this.#pending.set(gen, set);
+        this.#mandatory.set(gen, set);
         gen.channel.on("return", (msg: AmqpMessage) => {
           // basic.return precedes the confirm of the same message: mark the oldest matching publish.
           for (const p of set) {
@@ -57,75 +75,109 @@ export class Publisher {
 
   /**
    * Publish and wait for the broker's confirm. The whole operation (waiting for a lost
-   * connection, for the socket to drain, and for the confirm) is bounded by `timeoutMs`.
+   * connection, for the socket to drain, and for the confirm) is bounded by the connection's
+   * `operationTimeoutMs`.
    */
-  async publish(
-    exchange: string,
-    routingKey: string,
-    content: Buffer,
-    options: Options.Publish,
-    timeoutMs = this.#conn.params.operationTimeoutMs,
-  ): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let gen = this.channel.current ?? (await this.channel.acquire(timeoutMs));
+  publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
+    const gen = this.channel.current;
+    const deadline = Date.now() + this.#timeoutMs;
+    if (gen !== undefined && !gen.blocked) return this.#send(gen, exchange, routingKey, content, options, deadline);
+    return this.#slow(exchange, routingKey, content, options, deadline);
+  }
+
+  async #slow(exchange: string, routingKey: string, content: Buffer, options: Options.Publish, deadline: number): Promise<void> {
+    let gen = this.channel.current ?? (await this.channel.acquire(Math.max(1, deadline - Date.now())));
     while (gen.blocked) {
       await waitDrain(gen);
       if (!gen.open) gen = await this.channel.acquire(Math.max(1, deadline - Date.now()));
     }
-    const set = this.#pending.get(gen);
-    const where = { exchange, routingKey };
-    return new Promise<void>((resolve, reject) => {
-      const entry: Pending | undefined =
-        options.mandatory === true ? { exchange, routingKey, content, returned: undefined } : undefined;
-      let done = false;
-      const timer = setTimeout(
-        () => {
-          if (done) return;
-          done = true;
-          if (entry !== undefined) set?.delete(entry);
-          reject(
-            new RabbitMqError(
-              "RABBITMQ_TIMEOUT",
-              `publish to exchange "${exchange}" was not confirmed within ${timeoutMs} ms (it may still be delivered)`,
-              { coordinates: where },
-            ),
-          );
-        },
-        Math.max(1, deadline - Date.now()),
-      );
-      const callback = (err: unknown): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        if (entry !== undefined) set?.delete(entry);
-        if (err !== null && err !== undefined) {
-          reject(this.#failure(gen, err, exchange, routingKey));
-        } else if (entry?.returned !== undefined) {
-          reject(
-            new RabbitMqError(
-              "RABBITMQ_UNROUTABLE",
-              `message to exchange "${exchange}" with routing key "${routingKey}" was returned: ${entry.returned.replyCode} ${entry.returned.replyText}`,
-              { replyCode: entry.returned.replyCode, coordinates: where },
-            ),
-          );
-        } else {
-          resolve();
-        }
-      };
-      if (entry !== undefined) set?.add(entry);
-      try {
-        if (!gen.channel.publish(exchange, routingKey, content, options, callback)) gen.blocked = true;
-      } catch (e) {
-        done = true;
-        clearTimeout(timer);
-        if (entry !== undefined) set?.delete(entry);
-        reject(
-          isClosedChannelError(e)
-            ? new RabbitMqError("RABBITMQ_NOT_CONFIRMED", `publish to exchange "${exchange}" failed: the channel closed`, { cause: e, coordinates: where })
-            : toRabbitMqError(e, `publish to exchange "${exchange}" failed`, where),
-        );
-      }
+    return this.#send(gen, exchange, routingKey, content, options, deadline);
+  }
+
+  #send(gen: Generation<ConfirmChannel>, exchange: string, routingKey: string, content: Buffer, options: Options.Publish, deadline: number): Promise<void> {
+    const p = new Pending(exchange, routingKey, content, deadline);
+    const promise = new Promise<void>((resolve, reject) => {
+      p.resolve = resolve;
+      p.reject = reject;
     });
+    if (options.mandatory === true) {
+      p.mandatorySet = this.#mandatory.get(gen);
+      p.mandatorySet?.add(p);
+    }
+    this.#unconfirmed.add(p);
+    this.#arm();
+    try {
+      const ok = gen.channel.publish(exchange, routingKey, content, options, (err: unknown) => this.#confirmed(gen, p, err));
+      if (!ok) gen.blocked = true;
+    } catch (e) {
+      this.#settle(
+        p,
+        isClosedChannelError(e)
+          ? new RabbitMqError("RABBITMQ_NOT_CONFIRMED", `publish to exchange "${exchange}" failed: the channel closed`, {
+              cause: e,
+              coordinates: { exchange, routingKey },
+            })
+          : toRabbitMqError(e, `publish to exchange "${exchange}" failed`, { exchange, routingKey }),
+      );
+    }
+    return promise;
+  }
+
+  #confirmed(gen: Generation<ConfirmChannel>, p: Pending, err: unknown): void {
+    if (p.done) return;
+    if (err !== null && err !== undefined) {
+      this.#settle(p, this.#failure(gen, err, p.exchange, p.routingKey));
+    } else if (p.returned !== undefined) {
+      this.#settle(
+        p,
+        new RabbitMqError(
+          "RABBITMQ_UNROUTABLE",
+          `message to exchange "${p.exchange}" with routing key "${p.routingKey}" was returned: ${p.returned.replyCode} ${p.returned.replyText}`,
+          { replyCode: p.returned.replyCode, coordinates: { exchange: p.exchange, routingKey: p.routingKey } },
+        ),
+      );
+    } else {
+      this.#settle(p, undefined);
+    }
+  }
+
+  #settle(p: Pending, error: Error | undefined): void {
+    if (p.done) return;
+    p.done = true;
+    this.#unconfirmed.delete(p);
+    p.mandatorySet?.delete(p);
+    if (error === undefined) p.resolve();
+    else p.reject(error);
+  }
+
+  /** One timer for every unconfirmed publish, armed for the oldest deadline. */
+  #arm(): void {
+    if (this.#timer !== undefined) return;
+    let first: Pending | undefined;
+    for (const p of this.#unconfirmed) {
+      first = p;
+      break;
+    }
+    if (first === undefined) return;
+    this.#timer = setTimeout(() => this.#sweep(), Math.max(1, first.deadline - Date.now()));
+    this.#timer.unref();
+  }
+
+  #sweep(): void {
+    this.#timer = undefined;
+    const now = Date.now();
+    for (const p of this.#unconfirmed) {
+      if (p.deadline > now) break;
+      this.#settle(
+        p,
+        new RabbitMqError(
+          "RABBITMQ_TIMEOUT",
+          `publish to exchange "${p.exchange}" was not confirmed within ${this.#timeoutMs} ms (it may still be delivered)`,
+          { coordinates: { exchange: p.exchange, routingKey: p.routingKey } },
+        ),
+      );
+    }
+    this.#arm();
   }
 
   #failure(gen: Generation, err: unknown, exchange: string, routingKey: string): RabbitMqError {
@@ -147,7 +199,13 @@ export class Publisher {
     );
   }
 
-  close(): Promise<void> {
-    return this.channel.close();
+  async close(): Promise<void> {
+    await this.channel.close();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    // amqplib fails the callbacks of a closing channel; anything left (never sent) fails here.
+    for (const p of [...this.#unconfirmed]) {
+      this.#settle(p, new RabbitMqError("RABBITMQ_CLOSED", `publish to exchange "${p.exchange}" was not confirmed: the publisher closed`));
+    }
   }
 }

@@ -48,6 +48,8 @@ export function settle(o: Origin, kind: "ack" | "nack", multiple: boolean, reque
     }
     return false;
   }
+  // Deferred acks first, so that the broker sees settles in the order they were decided.
+  if (gen.pendingAcks.length > 0) flushAcks(gen);
   if (multiple) {
     for (const t of gen.unsettled) if (t <= o.tag) gen.unsettled.delete(t);
   } else {
@@ -65,5 +67,58 @@ export function settle(o: Origin, kind: "ack" | "nack", multiple: boolean, reque
       return false;
     }
     throw toRabbitMqError(e, `${kind} of delivery ${o.tag} failed`);
+  }
+}
+
+/** What {@link deferAck} did. */
+export type DeferResult = "queued" | "already-settled" | "stale";
+
+/**
+ * Acknowledge a delivery at the end of the current tick, together with the others acknowledged
+ * in the same tick: the contiguous run below the oldest unsettled delivery goes as one
+ * `multiple` ack (one frame and one socket write instead of one per message); the rest one by
+ * one. Safe because every outstanding delivery of the channel is tracked in `unsettled`.
+ */
+export function deferAck(o: Origin): DeferResult {
+  const gen = o.gen;
+  if (gen === undefined || !gen.unsettled.delete(o.tag)) return "already-settled";
+  if (!gen.open) return "stale";
+  gen.pendingAcks.push(o.tag);
+  if (!gen.flushScheduled) {
+    gen.flushScheduled = true;
+    queueMicrotask(() => flushAcks(gen));
+  }
+  return "queued";
+}
+
+/** Send the acks {@link deferAck} queued on a channel. Never throws. */
+export function flushAcks(gen: Generation): void {
+  gen.flushScheduled = false;
+  const pending = gen.pendingAcks;
+  if (pending.length === 0) return;
+  gen.pendingAcks = [];
+  if (!gen.open) return;
+  let low = Infinity;
+  for (const t of gen.unsettled) {
+    // Tags are added in delivery order, so the first one is the oldest still unsettled.
+    low = t;
+    break;
+  }
+  let sorted = true;
+  for (let i = 1; i < pending.length; i++) {
+    if ((pending[i] as number) < (pending[i - 1] as number)) {
+      sorted = false;
+      break;
+    }
+  }
+  if (!sorted) pending.sort((a, b) => a - b);
+  let i = 0;
+  while (i < pending.length && (pending[i] as number) < low) i++;
+  try {
+    if (i > 0) gen.channel.ack({ fields: { deliveryTag: pending[i - 1] } } as AmqpMessage, i > 1);
+    for (; i < pending.length; i++) gen.channel.ack({ fields: { deliveryTag: pending[i] } } as AmqpMessage, false);
+  } catch {
+    // The channel closed under us: the broker requeues what was not acknowledged.
+    gen.open = false;
   }
 }

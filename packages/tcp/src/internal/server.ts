@@ -15,6 +15,8 @@ import tls from "node:tls";
 import {
   bind,
   json,
+  PayloadBindingError,
+  PirouetteError,
   toError,
   validateService,
   type Attachment,
@@ -95,6 +97,15 @@ interface Active {
   readonly dispatcher: Dispatcher<TcpMessage>;
   readonly schema: Schema | undefined;
   readonly codec: Codec<unknown> | undefined;
+}
+
+/** The error `bind()` would throw for a payload the codec rejected (built directly: no second decode). */
+function bindingError(cause: unknown, codec: Codec<unknown>, coordinates: Readonly<Record<string, unknown>>): PayloadBindingError {
+  if (PirouetteError.is(cause)) {
+    return new PayloadBindingError(cause.message, { cause, code: cause.code, coordinates: { ...cause.coordinates, ...coordinates } });
+  }
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return new PayloadBindingError(`${codec.name} codec could not decode the payload: ${message}`, { cause, coordinates });
 }
 
 function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
@@ -524,9 +535,8 @@ export class TcpServer {
       let value: unknown;
       try {
         value = codec.decode(frame);
-      } catch {
-        // Let core's bind() build the binding error (with the coordinates); it rejects.
-        return bind(frame, { codec, coordinates: conn.coordinates }).then(call);
+      } catch (e) {
+        throw bindingError(e, codec, conn.coordinates);
       }
       return call(value);
     }

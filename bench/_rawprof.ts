@@ -1,0 +1,13 @@
+import net from "node:net";
+const total = 1024 * 1024 * 1024;
+const chunk = Buffer.alloc(65536);
+let got = 0; let reads = 0; let done!: () => void; const p = new Promise<void>((r) => (done = r));
+const srv = net.createServer({ noDelay: true }, (s) => s.on("data", (d: Buffer) => { got += d.length; reads++; if (got >= total) done(); }));
+await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+const s = net.connect({ port: (srv.address() as net.AddressInfo).port, host: "127.0.0.1", noDelay: true });
+await new Promise((r) => s.once("connect", r));
+const t0 = performance.now();
+for (let x = 0; x < total; x += 65536) if (!s.write(chunk)) await new Promise((r) => s.once("drain", r));
+await p;
+console.log("MiB/s", (total / 1048576 / ((performance.now() - t0) / 1000)).toFixed(0), "avg read", (total / reads).toFixed(0));
+s.destroy(); srv.close();

@@ -1,0 +1,14 @@
+import * as tcp from "../packages/tcp/src/index.ts";
+const total = 1024 * 1024 * 1024;
+let got = 0; let reads = 0;
+const l = new tcp.Listener(0, { localHost: "127.0.0.1" });
+let done!: () => void; const p = new Promise<void>((r) => (done = r));
+await l.attach({ onBytes: (d) => { got += d.length; reads++; if (got >= total) done(); } });
+await l.start();
+const c = new tcp.Client("127.0.0.1", l.port);
+const chunk = Buffer.alloc(65536);
+const t0 = performance.now();
+for (let s = 0; s < total; s += 65536) await c.writeBytes(chunk);
+await p;
+console.log("MiB/s", (total / 1048576 / ((performance.now() - t0) / 1000)).toFixed(0), "avg read", (total / reads).toFixed(0));
+await c.close(); await l.immediateStop();
