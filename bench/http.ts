@@ -12,9 +12,10 @@
  * Arms:
  *   ours         an http.Listener resource returning a Stream of the events, produced in chunks
  *                of --batch (the listener writes one chunk per res.write, corked per tick)
- *   raw-batched  node:http, the same events formatted by hand, --batch events per res.write,
- *                honouring drain (the reference: "raw res.write with the same batching")
- *   raw-naive    node:http, one res.write per event, honouring drain
+ *   raw-batched  node:http, the same events formatted by hand (as a correct writer must: one
+ *                `data:` line per line of data, no line break in `id`), --batch events per
+ *                res.write, honouring drain (the reference: "raw res.write with the same batching")
+ *   raw-naive    node:http, the same formatting, one res.write per event, honouring drain
  *
  * Last lines: `ratio sse-vs-raw-batched <ours ÷ raw-batched>` (target ≥ 0.95) and
  * `ratio sse-vs-raw-naive <ours ÷ raw-naive>` (what batching by default buys).
@@ -68,16 +69,23 @@ function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => res.once("drain", resolve));
 }
 
+/** What a correct hand-written SSE writer does: one `data:` line per line, no line break in `id`. */
+const oneLine = (s: string): boolean => s.indexOf("\n") < 0 && s.indexOf("\r") < 0;
+function formatEvent(e: { id: string; data: string }): string {
+  if (oneLine(e.id) && oneLine(e.data)) return `id: ${e.id}\ndata: ${e.data}\n\n`;
+  return `id: ${e.id.replace(/[\r\n]/g, "")}\n${e.data
+    .split(/\r\n|\r|\n/)
+    .map((l) => `data: ${l}\n`)
+    .join("")}\n`;
+}
+
 async function rawBatched(res: ServerResponse): Promise<void> {
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
   for (let i = 0; i < N; ) {
     const end = Math.min(N, i + BATCH);
     let s = "";
     // The same work as ours: build each event from its fields.
-    for (; i < end; i++) {
-      const e = { id: String(i), data: PAYLOAD };
-      s += `id: ${e.id}\ndata: ${e.data}\n\n`;
-    }
+    for (; i < end; i++) s += formatEvent({ id: String(i), data: PAYLOAD });
     if (!res.write(s)) await drained(res);
   }
   res.end();
@@ -86,8 +94,7 @@ async function rawBatched(res: ServerResponse): Promise<void> {
 async function rawNaive(res: ServerResponse): Promise<void> {
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
   for (let i = 0; i < N; i++) {
-    const e = { id: String(i), data: PAYLOAD };
-    if (!res.write(`id: ${e.id}\ndata: ${e.data}\n\n`)) await drained(res);
+    if (!res.write(formatEvent({ id: String(i), data: PAYLOAD }))) await drained(res);
   }
   res.end();
 }

@@ -187,7 +187,7 @@ async function publishRaw(n: number, window: number): Promise<Trial> {
             const content = Buffer.from(JSON.stringify(order(sent++)), "utf8");
             ch.publish("", queue, content, { persistent: true, mandatory: true, contentType: "application/json" }, (err: unknown) => {
               inflight--;
-              if (err !== null && err !== undefined) return reject(err as Error);
+              if (err !== null && err !== undefined) return reject(err);
               if (++confirmed === n) resolve();
               else pump();
             });

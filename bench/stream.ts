@@ -16,10 +16,13 @@
  *   ix-array        IxJS esnext (`@reactivex/ix-esnext-esm`) over the array
  *   ix-asyncgen     IxJS esnext over the async generator source
  *
- * Last lines: `ratio stream-chunked-vs-ix <ix-array ns ÷ chunked ns>` (target ≥ 2) and
- * `ratio stream-per-item-vs-async-generators <asyncgen ns ÷ per-item ns>` (target ≥ 0.91),
- * each the median of the per-trial ratios of two arms that run back to back (perf.md §0:
- * paired, interleaved ratios from one run). Higher is better.
+ * The table gives wall-clock and process-CPU ns/item (median over trials). Last lines:
+ * `chunked ns/item` (target ≤ 20), then `ratio stream-chunked-vs-ix <ix-array ÷ chunked>`
+ * (target ≥ 2) and `ratio stream-per-item-vs-async-generators <asyncgen ÷ per-item>` (target
+ * ≥ 0.91). Each ratio is the median of per-trial ratios of two arms that ran back to back
+ * (perf.md §0: paired, interleaved ratios from one run), computed on CPU time, which a shared,
+ * loaded machine disturbs far less than wall time; the wall-time ratios are printed above them.
+ * Higher is better.
  */
 import { Stream } from "@pirouette/core";
 import { from as ixFrom, toArray as ixToArray } from "@reactivex/ix-esnext-esm/Ix.asynciterable";

@@ -181,7 +181,7 @@ function expectDeliveredBeforeFailure(kind: Kind, items: readonly number[], seen
 }
 
 /** Everything a stream yields before it fails, and the error (undefined if it ended). */
-async function drainToFailure<T>(s: Stream<T, unknown>): Promise<{ values: T[]; error: unknown }> {
+async function drainToFailure<T, E>(s: Stream<T, E>): Promise<{ values: T[]; error: unknown }> {
   const values: T[] = [];
   for (;;) {
     const r = await s.next();

@@ -47,8 +47,8 @@ function hasLineBreak(text: string): boolean {
  */
 export function isSseEvent(value: unknown): value is SseEvent {
   if (typeof value !== "object" || value === null) return false;
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return false;
+  const ctor: unknown = (value as { constructor?: unknown }).constructor;
+  if (ctor !== Object && (ctor !== undefined || Object.getPrototypeOf(value) !== null)) return false;
   let n = 0;
   for (const key in value) {
     const v = (value as Record<string, unknown>)[key];
@@ -90,12 +90,18 @@ function field(text: string): string {
  * the blank line that ends the event.
  */
 export function formatSseEvent(e: SseEvent): string {
+  const { comment, id, event, retry, data } = e;
+  // Fast path: `data` (and `id`) on one line each, the commonest events.
+  if (comment === undefined && event === undefined && retry === undefined && data !== undefined && !hasLineBreak(data)) {
+    if (id === undefined) return "data: " + data + "\n\n";
+    if (!hasLineBreak(id)) return "id: " + id + "\ndata: " + data + "\n\n";
+  }
   let s = "";
-  if (e.comment !== undefined) s += lines(": ", e.comment);
-  if (e.id !== undefined) s += "id: " + field(e.id) + "\n";
-  if (e.event !== undefined) s += "event: " + field(e.event) + "\n";
-  if (e.retry !== undefined && Number.isFinite(e.retry)) s += "retry: " + String(Math.max(0, Math.trunc(e.retry))) + "\n";
-  if (e.data !== undefined) s += lines("data: ", e.data);
+  if (comment !== undefined) s += lines(": ", comment);
+  if (id !== undefined) s += "id: " + field(id) + "\n";
+  if (event !== undefined) s += "event: " + field(event) + "\n";
+  if (retry !== undefined && Number.isFinite(retry)) s += "retry: " + String(Math.max(0, Math.trunc(retry))) + "\n";
+  if (data !== undefined) s += lines("data: ", data);
   return s + "\n";
 }
 

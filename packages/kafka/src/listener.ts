@@ -201,6 +201,14 @@ export class KafkaListener extends AbstractListener<object, ResolvedConfig> {
     if (typeof groupId !== "string" || groupId.length === 0) {
       throw new KafkaError("KAFKA_INVALID_CONFIG", "a kafka listener needs a groupId (listener option or ServiceConfig({ groupId }))");
     }
+    // Members of one group must subscribe to the same topics (the driver's assignor hands every
+    // member partitions of every topic of the group), so each service needs its own group.
+    if (this.attachments().some((a) => a.config.resolvedGroupId === groupId)) {
+      throw new KafkaError(
+        "KAFKA_INVALID_CONFIG",
+        `another service on this listener already consumes as group "${groupId}": give this one its own ServiceConfig({ groupId })`,
+      );
+    }
     if (config.mode !== undefined && config.mode !== "record" && config.mode !== "payload") {
       throw new KafkaError("KAFKA_INVALID_CONFIG", 'mode must be "record" or "payload"');
     }

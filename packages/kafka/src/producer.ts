@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { childLogger, json, toError, type Codec, type Logger, type Sink } from "@pirouette/core";
+import { childLogger, toError, type Codec, type Logger, type Sink } from "@pirouette/core";
 import { KafkaError } from "./errors.ts";
 import { createTransport, intOption, parseBrokers } from "./internal/config.ts";
 import { toKafkaError } from "./internal/errors.ts";
@@ -62,9 +62,9 @@ function metadataOf(topic: string, wire: WireOutgoing, r: readonly WireRecordMet
 
 class TransactionHandle implements Transaction {
   readonly #tx: TransportTransaction;
-  readonly #codec: Codec<unknown>;
+  readonly #codec: Codec<unknown> | undefined;
   #open = true;
-  constructor(tx: TransportTransaction, codec: Codec<unknown>) {
+  constructor(tx: TransportTransaction, codec: Codec<unknown> | undefined) {
     this.#tx = tx;
     this.#codec = codec;
   }
@@ -132,7 +132,8 @@ class TransactionHandle implements Transaction {
 export class KafkaProducer implements Sink<ProducerRecord<unknown>>, AsyncDisposable {
   readonly #producer: TransportProducer;
   readonly #admin: () => TransportAdmin;
-  readonly #codec: Codec<unknown>;
+  /** `undefined`: JSON (see `encodeValue`). */
+  readonly #codec: Codec<unknown> | undefined;
   readonly #logger: Logger;
   readonly #transactional: boolean;
   readonly #pending = new Set<Promise<unknown>>();
@@ -169,7 +170,7 @@ export class KafkaProducer implements Sink<ProducerRecord<unknown>>, AsyncDispos
       gzip: compression === "gzip",
     });
     this.#admin = () => transport.admin();
-    this.#codec = options.codec ?? json();
+    this.#codec = options.codec;
   }
 
   /** Connect now (otherwise the first send does). */

@@ -28,7 +28,6 @@ import { Connection, resolveConnectionParams, type AckEntry, type ConnectionPara
 import { encodePayload, toMessage, toPacketProperties, traceHeaders } from "./internal/encode.ts";
 import { checkTopicName, normalizeSubscriptions, topicMatches, type ResolvedSubscription } from "./internal/topic.ts";
 import type {
-  DeadLetterOptions,
   DeliveryToken,
   Message,
   MqttListenerOptions,
@@ -45,7 +44,7 @@ import type {
  *   is published to the request's MQTT 5 response topic, unless `caller.respond` was used.
  * - `onError(error, message?)`: binding failures, handler failures after retries, and
  *   connection errors (`message` undefined).
- * - `onComplete(token)`: a response published through `caller.respond` reached the broker.
+ * - `onComplete(token)`: a response (from `caller.respond` or a returned value) reached the broker.
  *
  * @example
  * ```ts
@@ -169,7 +168,7 @@ export class MqttListener extends AbstractListener<object, ResolvedConfig> {
     this.#subscriptions = this.#normalize(subscriptions, "subscriptions");
     const dl = options.deadLetter;
     if (dl !== undefined && dl !== false && !isDeadLetterTarget(dl)) {
-      const t = (dl as DeadLetterOptions).topic;
+      const t = dl.topic;
       if (typeof t === "string") checkTopicName(t);
       else if (typeof t !== "function") throw new MqttError("MQTT_INVALID_CONFIG", "deadLetter.topic must be a topic name or a function");
     }
@@ -191,6 +190,10 @@ export class MqttListener extends AbstractListener<object, ResolvedConfig> {
   /** Reconnections so far. */
   get reconnects(): number {
     return this.#conn?.reconnects ?? 0;
+  }
+
+  debugState(): unknown {
+    return { conn: (this.#conn as unknown as { debugState(): unknown }).debugState(), routes: [...this.#routes.values()].map((r) => ({ inFlight: r.dispatcher.inFlight, sat: r.dispatcher.saturated })) };
   }
 
   #normalize(subs: Subscriptions | undefined, what: string): ResolvedSubscription[] {
@@ -415,7 +418,12 @@ export class MqttListener extends AbstractListener<object, ResolvedConfig> {
           if (manual && !d.failed) {
             // The handler acknowledges with caller.complete(); one that did not leaves the message
             // for redelivery when the session resumes.
-            if (!caller.isCompleted && message.qos === 1) this.logger.debug({ coordinates }, "manualAcks: handler finished without complete()");
+            if (!caller.isCompleted && message.qos === 1) {
+              this.logger.warn(
+                { coordinates },
+                "manualAcks: the handler finished without caller.complete(); the message and those behind it stay unacknowledged until the session resumes",
+              );
+            }
             return;
           }
           this.#serviceDone(shared, true);
@@ -510,7 +518,7 @@ export class MqttListener extends AbstractListener<object, ResolvedConfig> {
     const dl = this.#o.deadLetter;
     if (dl === undefined || dl === false) return undefined;
     if (isDeadLetterTarget(dl)) return dl;
-    const o = dl as DeadLetterOptions;
+    const o = dl;
     return {
       send: async (rec) => {
         const m = rec.message;

@@ -206,10 +206,11 @@ export interface ConnectionConfiguration {
    */
   readonly maxPacketSize?: number;
   /**
-   * `"close"` (default): two takeovers of the session (MQTT 5 DISCONNECT 0x8E) or three
-   * connections the broker closed within 3 s of opening (MQTT 3.1.1) mean another client uses
-   * the same clientId: reconnecting stops with `MQTT_CLIENT_ID_CONFLICT` instead of flapping
-   * forever. `"ignore"` keeps reconnecting.
+   * `"close"` (default): when the broker ends three connections in a row right after accepting
+   * them (a clean close within 3 s of the CONNACK, or an MQTT 5 DISCONNECT 0x8E "session taken
+   * over"), another client is using the same clientId and the two keep kicking each other out:
+   * reconnecting stops with `MQTT_CLIENT_ID_CONFLICT` instead of flapping forever. `"ignore"`
+   * keeps reconnecting.
    */
   readonly onClientIdConflict?: "close" | "ignore";
   /** A pino-compatible logger. Silent by default. */

@@ -142,7 +142,7 @@ export class RabbitMqClient implements Sink<unknown>, AsyncDisposable {
       });
       return this.#publisher.publish(message.exchange ?? "", message.routingKey, content, options);
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(e);
     }
   }
 

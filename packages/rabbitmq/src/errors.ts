@@ -30,6 +30,11 @@ import { PirouetteError, type PirouetteErrorOptions } from "@pirouette/core";
  * | `RABBITMQ_DELIVERY_LIMIT` | a message was delivered more than `maxDeliveries` times |
  * | `RABBITMQ_CLOSED` | the client or listener is closed |
  * | `RABBITMQ_ENCODE` | a value could not be encoded as a message body |
+ *
+ * @example
+ * ```ts
+ * const retriable: RabbitMqErrorCode[] = ["RABBITMQ_NOT_CONFIRMED", "RABBITMQ_TIMEOUT"];
+ * ```
  */
 export type RabbitMqErrorCode =
   | "RABBITMQ_UNKNOWN_METHOD"
@@ -56,7 +61,14 @@ export type RabbitMqErrorCode =
   | "RABBITMQ_CLOSED"
   | "RABBITMQ_ENCODE";
 
-/** Options of {@link RabbitMqError}. */
+/**
+ * Options of {@link RabbitMqError}.
+ *
+ * @example
+ * ```ts
+ * new RabbitMqError("RABBITMQ_NOT_FOUND", "no queue orders", { replyCode: 404, coordinates: { queue: "orders" } });
+ * ```
+ */
 export interface RabbitMqErrorOptions extends PirouetteErrorOptions {
   /** The AMQP reply code, when the broker sent one (404, 406, 312 …). */
   readonly replyCode?: number | undefined;

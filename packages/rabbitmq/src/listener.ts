@@ -568,8 +568,9 @@ export class RabbitMqListener extends AbstractListener<object, ResolvedConfig> {
       this.#ack(d);
       return undefined;
     }
-    if (isSettled(d.origin) && d.origin.gen !== undefined && d.origin.gen.open === false) {
-      // Stale: the request will be redelivered and answered then.
+    if (d.origin.gen !== undefined && !d.origin.gen.open) {
+      // The request's channel is gone: the broker redelivers it, and that delivery is answered.
+      this.#stale(d, "reply");
       return undefined;
     }
     const { content, contentType } = encodeContent(result);

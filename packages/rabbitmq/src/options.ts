@@ -6,12 +6,34 @@
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import type { Codec, DeadLetterTarget, FailureAction, ListenerOptions, Logger, RetryPolicy } from "@pirouette/core";
 
-/** Ballerina's `rabbitmq:DEFAULT_HOST`. */
+/**
+ * Ballerina's `rabbitmq:DEFAULT_HOST`.
+ *
+ * @example
+ * ```ts
+ * new rabbitmq.Listener(rabbitmq.DEFAULT_HOST, rabbitmq.DEFAULT_PORT);
+ * ```
+ */
 export const DEFAULT_HOST = "localhost";
-/** Ballerina's `rabbitmq:DEFAULT_PORT`. */
+/**
+ * Ballerina's `rabbitmq:DEFAULT_PORT`.
+ *
+ * @example
+ * ```ts
+ * new rabbitmq.Client("broker.internal", rabbitmq.DEFAULT_PORT);
+ * ```
+ */
 export const DEFAULT_PORT = 5672;
 
-/** The four AMQP 0-9-1 exchange types. */
+/**
+ * The four AMQP 0-9-1 exchange types.
+ *
+ * @example
+ * ```ts
+ * const type: rabbitmq.ExchangeType = "topic";
+ * await client.exchangeDeclare("shop", type);
+ * ```
+ */
 export type ExchangeType = "direct" | "fanout" | "topic" | "headers";
 
 /**
@@ -294,7 +316,14 @@ export interface MessageProperties {
   readonly deliveryMode?: number;
 }
 
-/** Properties accepted when publishing. */
+/**
+ * Properties accepted when publishing.
+ *
+ * @example
+ * ```ts
+ * const props: PublishProperties = { expiration: 60_000, persistent: false, headers: { tenant: "acme" } };
+ * ```
+ */
 export interface PublishProperties extends Omit<MessageProperties, "expiration"> {
   /** Per-message TTL in milliseconds. */
   readonly expiration?: string | number;
@@ -344,7 +373,14 @@ export interface PublishMessage<T = unknown> {
   readonly mandatory?: boolean;
 }
 
-/** What `queueDeclare` reports. */
+/**
+ * What `queueDeclare` reports.
+ *
+ * @example
+ * ```ts
+ * const { messageCount } = await client.queueDeclare("orders");
+ * ```
+ */
 export interface QueueInfo {
   readonly queue: string;
   readonly messageCount: number;

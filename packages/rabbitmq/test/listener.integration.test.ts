@@ -294,6 +294,33 @@ describe("acknowledgement", () => {
   });
 });
 
+describe("autoAck", () => {
+  test("the consumer pauses while the handlers are busy, so prefetch still bounds concurrency", async () => {
+    const queue = topo.serviceQueue(unique("auto-pause"));
+    let active = 0;
+    let maxActive = 0;
+    const done = new Set<number>();
+    const listener = newListener({ prefetchCount: 2 });
+    await listener.attach(
+      {
+        onMessage: async (p: { i: number }) => {
+          active++;
+          maxActive = Math.max(maxActive, active);
+          await sleep(15);
+          active--;
+          done.add(p.i);
+        },
+      },
+      { name: queue, autoAck: true, mode: "payload" },
+    );
+    await listener.start();
+    await Promise.all(Array.from({ length: 30 }, (_, i) => client.publishMessage({ routingKey: queue, content: { i } })));
+    await waitFor(() => done.size === 30, "30 handled");
+    expect(maxActive).toBe(2);
+    expect((await client.queueDeclare(queue)).messageCount).toBe(0);
+  });
+});
+
 describe("retries and dead letters", () => {
   test("a poison message is retried with backoff, then dead-lettered with the attempt count and error", async () => {
     const queue = topo.serviceQueue(unique("poison"));

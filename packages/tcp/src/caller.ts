@@ -95,6 +95,8 @@ export class TcpCaller {
   /**
    * Close the connection: pending writes are flushed and a FIN is sent. Resolves once the
    * output is flushed; the socket is released when the peer closes its side (or after 2 s).
+   * Called from `onBytes`, it resolves at once and takes effect after the handler's reply is
+   * written; frames of the same read not handled yet are dropped.
    */
   close(): Promise<void> {
     return this.#conn.end();

@@ -281,6 +281,27 @@ describe("tcp.Listener: the service model", () => {
     expect(caller.isClosed).toBe(true);
     await expect(caller.writeBytes("late")).rejects.toMatchObject({ code: "CLOSED" });
   });
+  test("close() inside onBytes: the reply is written first, later frames of the read are dropped", async () => {
+    const seen: string[] = [];
+    const listener = await listen(
+      {
+        async onBytes(line, caller) {
+          seen.push(line.toString());
+          if (line.toString() === "bye") {
+            await caller.close(); // must not wait for the handler itself
+            return "goodbye";
+          }
+          return line;
+        },
+      },
+      { framing: "line" },
+    );
+    const p = await peer(listener);
+    p.socket.write("hi\nbye\nignored\n");
+    await p.closed;
+    expect(p.received().toString()).toBe("hi\ngoodbye\n");
+    expect(seen).toEqual(["hi", "bye"]);
+  });
 });
 
 describe("tcp.Listener: validation and lifecycle", () => {

@@ -22,7 +22,7 @@ import {
 import { UdpCaller, type CallerSocket } from "./caller.ts";
 import { UdpError, type UdpErrorCode } from "./errors.ts";
 import type { UdpListenerOptions, UdpService } from "./options.ts";
-import { checkPort, checkSocketOptions, localAddress, MAX_UDP_PAYLOAD, openSocket, payloadBytes, sendChunked } from "./internal/socket.ts";
+import { checkPort, checkSocketOptions, localAddress, MAX_UDP_PAYLOAD, openSocket, payloadBytes, sendChunked, sendRaw } from "./internal/socket.ts";
 
 const spec: ServiceSpec = {
   protocol: "udp",
@@ -111,8 +111,9 @@ export class UdpListener<T = Buffer> extends AbstractListener<UdpService<T>, obj
   #received = 0;
   #dropped = 0;
   #stopping = false;
-  /** Replies being sent (a graceful stop waits for them before closing the socket). */
-  readonly #sending = new Set<Promise<void>>();
+  /** Replies being sent (a stop waits for them before closing the socket). */
+  #sending = 0;
+  #sendsDone: (() => void) | undefined;
 
   /**
    * @param localPort - the port to bind; 0 picks a free one (read it from {@link UdpListener.port} after `start()`).
@@ -215,7 +216,7 @@ export class UdpListener<T = Buffer> extends AbstractListener<UdpService<T>, obj
     this.#batch = undefined;
     const socket = this.#socket;
     if (socket !== undefined) {
-      if (this.#sending.size > 0) await Promise.allSettled([...this.#sending]);
+      if (this.#sending > 0) await new Promise<void>((resolve) => (this.#sendsDone = resolve));
       await new Promise<void>((resolve) => {
         try {
           socket.close(() => resolve());
@@ -341,11 +342,15 @@ export class UdpListener<T = Buffer> extends AbstractListener<UdpService<T>, obj
 
   #call(a: Active, data: Buffer, info: dgram.RemoteInfo, caller: UdpCaller, ctx: HandlerContext): unknown {
     const svc = a.att.service;
+    const codec = a.codec;
+    if (codec === undefined) {
+      return a.datagrams
+        ? svc.onDatagram?.({ remoteHost: info.address, remotePort: info.port, data }, caller, ctx)
+        : svc.onBytes?.(data, caller, ctx);
+    }
     const call = a.datagrams
       ? (payload: unknown): unknown => svc.onDatagram?.({ remoteHost: info.address, remotePort: info.port, data: payload }, caller, ctx)
       : (payload: unknown): unknown => svc.onBytes?.(payload, caller, ctx);
-    const codec = a.codec;
-    if (codec === undefined) return call(data);
     const coordinates = { ...this.#coordinates, remoteHost: info.address, remotePort: info.port, size: data.length };
     if (a.schema === undefined) {
       let value: unknown;
@@ -381,9 +386,31 @@ export class UdpListener<T = Buffer> extends AbstractListener<UdpService<T>, obj
       host = undefined;
       port = undefined;
     }
-    const sent = sendChunked(cs.socket, bytes, cs.chunkSize, port, host).catch((e: unknown) => this.#notify(a.att.service, toError(e), caller));
-    this.#sending.add(sent);
-    void sent.finally(() => this.#sending.delete(sent));
+    if (bytes.length <= cs.chunkSize) {
+      // The common case without a promise: one datagram, errors to onError.
+      this.#sending++;
+      sendRaw(cs.socket, bytes, port, host, (e) => {
+        this.#sent();
+        if (e !== undefined) this.#notify(a.att.service, e, caller);
+      });
+      return;
+    }
+    this.#sending++;
+    sendChunked(cs.socket, bytes, cs.chunkSize, port, host).then(
+      () => this.#sent(),
+      (e: unknown) => {
+        this.#sent();
+        this.#notify(a.att.service, toError(e), caller);
+      },
+    );
+  }
+
+  #sent(): void {
+    if (--this.#sending === 0 && this.#sendsDone !== undefined) {
+      const done = this.#sendsDone;
+      this.#sendsDone = undefined;
+      done();
+    }
   }
 
   #settled(b: Batch, active: Active): void {

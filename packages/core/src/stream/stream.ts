@@ -106,6 +106,8 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
   #pos = 0;
   #state: State = OPEN;
   #exhausted = false;
+  /** Set by #fetchSync when it returns the source's pending chunk unprocessed; the caller resets it. */
+  #raw = false;
   /** A stage callback threw after producing the chunk just delivered: fail on the next pull. */
   #pendingFailure: { readonly error: unknown } | undefined;
   #started = false;
@@ -280,13 +282,26 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
 
   async #nextSlow(): Promise<StreamValue<T> | E | undefined> {
     for (;;) {
-      let c: readonly T[] | null;
+      let c: readonly T[] | null | undefined;
       try {
-        const r = this[pullChunk]();
-        c = isPromiseLike(r) ? await r : r;
+        const r = this.#pullRaw();
+        if (!isPromiseLike(r)) c = r;
+        else if (!this.#raw) c = (await r) as readonly T[] | null;
+        else {
+          this.#raw = false;
+          let raw: readonly unknown[] | null;
+          try {
+            raw = (await r) as readonly unknown[] | null;
+          } catch (e) {
+            await this.#fail(e); // closes the source, then rejects with e
+            throw e;
+          }
+          c = this.#apply(raw);
+        }
       } catch (e) {
         return e as E;
       }
+      if (c === undefined) continue;
       if (c === null) return undefined;
       if (c.length === 0) continue;
       this.#buf = c;
@@ -299,8 +314,22 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
   [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
     const slow = async (): Promise<IteratorResult<T, undefined>> => {
       for (;;) {
-        const r = this[pullChunk]();
-        const c = isPromiseLike(r) ? await r : r;
+        const r = this.#pullRaw();
+        let c: readonly T[] | null | undefined;
+        if (!isPromiseLike(r)) c = r;
+        else if (!this.#raw) c = (await r) as readonly T[] | null;
+        else {
+          this.#raw = false;
+          let raw: readonly unknown[] | null;
+          try {
+            raw = (await r) as readonly unknown[] | null;
+          } catch (e) {
+            await this.#fail(e); // closes the source, then rejects with e
+            throw e;
+          }
+          c = this.#apply(raw);
+        }
+        if (c === undefined) continue;
         if (c === null) return { value: undefined, done: true };
         if (c.length === 0) continue;
         this.#buf = c;
@@ -361,6 +390,25 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
   }
 
   #fetch(): readonly T[] | null | Promise<readonly T[] | null> {
+    const r = this.#fetchSync();
+    if (!this.#raw) return r as readonly T[] | null | Promise<readonly T[] | null>;
+    this.#raw = false;
+    return this.#fetchAsync(r as PromiseLike<readonly unknown[] | null>);
+  }
+
+  /**
+   * A pull for the loops of the terminals and the per-item API: like [pullChunk], but when the
+   * source answers asynchronously, its pending raw chunk is returned as is with `#raw` set; the
+   * caller awaits it and passes it through #apply itself. One promise less per chunk.
+   */
+  #pullRaw(): readonly T[] | null | PromiseLike<unknown> {
+    if (this.#pos < this.#buf.length) return this[pullChunk]();
+    this.#started = true;
+    return this.#fetchSync();
+  }
+
+  /** The synchronous part of a pull; an asynchronous source's pending chunk is returned raw, `#raw` set. */
+  #fetchSync(): readonly T[] | null | PromiseLike<unknown> {
     for (;;) {
       if (this.#state !== OPEN) return this.#terminal();
       if (this.#pendingFailure !== undefined) this.#failSync(this.#pendingFailure.error);
@@ -371,7 +419,10 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
       } catch (e) {
         return this.#fail(e);
       }
-      if (isPromiseLike(r)) return this.#fetchAsync(r);
+      if (isPromiseLike(r)) {
+        this.#raw = true;
+        return r;
+      }
       const out = this.#apply(r);
       if (out !== undefined) return out;
     }
@@ -748,8 +799,22 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
     this.#assertOwnable();
     try {
       for (;;) {
-        const r = this[pullChunk]();
-        const c = isPromiseLike(r) ? await r : r;
+        const r = this.#pullRaw();
+        let c: readonly T[] | null | undefined;
+        if (!isPromiseLike(r)) c = r;
+        else if (!this.#raw) c = (await r) as readonly T[] | null;
+        else {
+          this.#raw = false;
+          let raw: readonly unknown[] | null;
+          try {
+            raw = (await r) as readonly unknown[] | null;
+          } catch (e) {
+            await this.#fail(e); // closes the source, then rejects with e
+            throw e;
+          }
+          c = this.#apply(raw);
+        }
+        if (c === undefined) continue;
         if (c === null) return;
         const stop = fn(c);
         if ((isPromiseLike(stop) ? await stop : stop) === true) {

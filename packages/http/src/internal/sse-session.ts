@@ -20,7 +20,6 @@ export interface SseSessionOptions {
 }
 
 const HEARTBEAT = ":\n\n";
-const NOCORK = process.env["NOCORK"] === "1";
 
 export class SseSession {
   readonly #res: ServerResponse;
@@ -97,7 +96,7 @@ export class SseSession {
 
   #write(s: string): boolean {
     const res = this.#res;
-    if (!NOCORK && !this.#corked) {
+    if (!this.#corked) {
       this.#corked = true;
       res.cork();
       process.nextTick(() => {

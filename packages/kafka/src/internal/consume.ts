@@ -124,14 +124,16 @@ export class Chunk {
   isolated = false;
   succeeded = false;
   #records: ConsumerRecord<unknown>[] | undefined;
-  #settle!: (consumed: number) => void;
+  readonly #settle: (consumed: number) => void;
   readonly settled: Promise<number>;
   constructor(bounds: readonly Bound[], progress: BatchProgress) {
     this.bounds = bounds;
     this.progress = progress;
+    let settle: ((consumed: number) => void) | undefined;
     this.settled = new Promise((resolve) => {
-      this.#settle = resolve;
+      settle = resolve;
     });
+    this.#settle = settle as (consumed: number) => void;
   }
   records(): ConsumerRecord<unknown>[] {
     return (this.#records ??= this.bounds.map((b) => b.record));

@@ -18,7 +18,6 @@ import type { ResolvedSubscription } from "./topic.ts";
 
 export const DEFAULT_MAX_PACKET_SIZE = 1024 * 1024;
 const TAKEOVER = 0x8e;
-const CONFLICT_WINDOW_MS = 60_000;
 const FLAP_MS = 3_000;
 const CONFLICTS_TO_CLOSE = 3;
 
@@ -225,7 +224,7 @@ export class Connection {
   #lastError: (Error & { code?: unknown }) | undefined;
   #connectedAt = 0;
   #tookOver = false;
-  #conflicts: number[] = [];
+  #quickCloses = 0;
   #serverMaxPacket: number | undefined;
   #reconnects = 0;
   #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -332,9 +331,12 @@ export class Connection {
     }
     client.handleMessage = (packet, callback) => {
       let called = false;
+      const gen = this.#gen;
       const done = (): void => {
         if (called) return;
         called = true;
+        // A packet of a lost connection: its PUBACK/PUBCOMP must not leak into the next one.
+        if (gen !== this.#gen) return;
         callback();
       };
       try {
@@ -409,12 +411,13 @@ export class Connection {
       this.#fail(
         new MqttError(
           "MQTT_CLIENT_ID_CONFLICT",
-          `another client keeps taking over the session of clientId "${this.params.clientId}" (${CONFLICTS_TO_CLOSE} times within ${CONFLICT_WINDOW_MS / 1000} s); reconnecting stopped`,
-          { reasonCode: this.v5 ? TAKEOVER : undefined },
+          `the broker closed the connection right after each of ${CONFLICTS_TO_CLOSE} reconnects: another client probably uses clientId "${this.params.clientId}" and takes the session over; reconnecting stopped`,
+          { reasonCode: this.#tookOver ? TAKEOVER : undefined },
         ),
       );
       return;
     }
+    if (!wasConnected) this.#quickCloses = 0;
     if (!this.#everConnected) {
       // The first connection: fail `open()` unless connectRetries allows another try.
       if (this.#attempt < this.params.reconnect.connectRetries) {
@@ -443,17 +446,18 @@ export class Connection {
     this.#schedule();
   }
 
-  /** A takeover (MQTT 5 reason 0x8E), or a broker-side close soon after connecting (3.1.1). */
+  /**
+   * A session takeover: MQTT 5 DISCONNECT 0x8E, or (brokers that just close the socket, such
+   * as Mosquitto 2.0 and every MQTT 3.1.1 broker) a clean close by the broker within 3 s of
+   * the CONNACK. Three in a row, each after a reconnect that succeeded at once, is a conflict.
+   */
   #isConflict(): boolean {
-    if (this.params.onClientIdConflict === "ignore") return false;
-    const now = Date.now();
-    const err = this.#lastError;
-    const quickClose = !this.v5 && err === undefined && now - this.#connectedAt < FLAP_MS;
-    if (!this.#tookOver && !quickClose) return false;
-    this.#conflicts = this.#conflicts.filter((t) => now - t < CONFLICT_WINDOW_MS);
-    this.#conflicts.push(now);
+    const clean = this.#lastError === undefined;
+    const quick = Date.now() - this.#connectedAt < FLAP_MS;
+    if (this.#tookOver || (clean && quick)) this.#quickCloses++;
+    else this.#quickCloses = 0;
     if (this.#tookOver) this.#logger.warn({ clientId: this.params.clientId }, "session taken over by another client with the same clientId");
-    return this.#conflicts.length >= CONFLICTS_TO_CLOSE;
+    return this.params.onClientIdConflict === "close" && this.#quickCloses >= CONFLICTS_TO_CLOSE;
   }
 
   #schedule(): void {
@@ -466,7 +470,7 @@ export class Connection {
       const c = this.#client;
       if (c === undefined || this.#closing || this.#fatal !== undefined) return;
       // Keep the stores: QoS 1/2 publishes not yet acknowledged are sent again.
-      c.reconnect({ incomingStore: c.incomingStore, outgoingStore: c.outgoingStore } as Parameters<MqttClient["reconnect"]>[0]);
+      c.reconnect({ incomingStore: c.incomingStore, outgoingStore: c.outgoingStore });
     }, delay);
   }
 
@@ -646,10 +650,16 @@ export class Connection {
       if (e.state === ACK) {
         if (e.puback === undefined) break; // mqtt.js has not produced it yet (reading is paused)
         if (this.v5 && e.reasonCode !== 0) e.puback.reasonCode = e.reasonCode;
-        if (this.#connected) (this.#sendPacket as SendPacket)(e.puback);
+        // mqtt.js is connected from the CONNACK on; the "connect" event (this.#connected) comes
+        // later, after its outgoing store was replayed, and messages may arrive before it.
+        if (this.#client?.connected === true) (this.#sendPacket as SendPacket)(e.puback);
       }
     }
     if (i > 0) q.splice(0, i);
+  }
+
+  debugState(): unknown {
+    return { gen: this.#gen, queue: this.#ackQueue.slice(0, 5).map((e) => ({ id: e.messageId, st: e.state, pb: e.puback !== undefined, gen: e.gen })), qlen: this.#ackQueue.length, held: this.#held.size };
   }
 
   // ---------------------------------------------------------------- closing

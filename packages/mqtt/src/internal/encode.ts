@@ -7,7 +7,7 @@
 import type { IPublishPacket } from "mqtt";
 import { PirouetteError, toError, type Codec, type HeaderValue } from "@pirouette/core";
 import { MqttError } from "../errors.ts";
-import type { Message, MessageProperties, QoS } from "../options.ts";
+import type { Message, MessageProperties } from "../options.ts";
 
 type PacketProperties = NonNullable<IPublishPacket["properties"]>;
 
@@ -108,7 +108,7 @@ export function toMessage(packet: IPublishPacket): Message {
   return {
     payload,
     topic: packet.topic,
-    qos: packet.qos as QoS,
+    qos: packet.qos,
     retained: packet.retain,
     duplicate: packet.dup,
     messageId: packet.qos > 0 ? packet.messageId : undefined,
@@ -120,5 +120,5 @@ export function toMessage(packet: IPublishPacket): Message {
 export function traceHeaders(message: Message): Readonly<Record<string, HeaderValue>> | undefined {
   const up = message.properties?.userProperties;
   if (up === undefined || (up["traceparent"] === undefined && up["baggage"] === undefined)) return undefined;
-  return up as Readonly<Record<string, HeaderValue>>;
+  return up;
 }

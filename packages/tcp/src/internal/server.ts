@@ -138,6 +138,8 @@ class Connection implements CallerConnection {
   paused = false;
   waitingDrain = false;
   ending = false;
+  /** `close()` was called while a handler ran: end once its batch is settled. */
+  endRequested = false;
   closeFired = false;
   connectFailed = false;
   pendingError: Error | undefined;
@@ -191,6 +193,12 @@ class Connection implements CallerConnection {
   end(): Promise<void> {
     const s = this.socket;
     if (s.destroyed) return RESOLVED;
+    if (this.busy && !this.ending) {
+      // From inside a handler: the replies of this batch are written first. Resolving at once
+      // lets the handler await close() without waiting for itself.
+      this.endRequested = true;
+      return RESOLVED;
+    }
     if (!this.ending) {
       this.ending = true;
       s.end();
@@ -200,7 +208,12 @@ class Connection implements CallerConnection {
       // Read on (discarding) so that the peer's FIN is seen and the socket closes.
       this.#server.flow(this);
     }
-    if (s.writableFinished) return RESOLVED;
+    return this.#finished();
+  }
+
+  #finished(): Promise<void> {
+    const s = this.socket;
+    if (s.writableFinished || s.destroyed) return RESOLVED;
     return new Promise((resolve) => {
       s.once("finish", resolve);
       void this.closed.then(resolve);
@@ -490,7 +503,7 @@ export class TcpServer {
       }
       if (frames.length === 0) return;
     }
-    conn.lastActivity = performance.now();
+    if (this.#idleMs > 0) conn.lastActivity = performance.now();
     if (typeof conn.service?.onBytes !== "function") return;
     const b = conn.batch;
     b.frames = frames;
@@ -512,6 +525,7 @@ export class TcpServer {
         if (isPromiseLike(r)) return this.#continueFrames(m, ctx, r);
         if (r !== undefined && r !== null) this.#reply(conn, r);
         m.next++;
+        if (conn.endRequested) m.next = frames.length; // close() was called: the rest is dropped
       }
       return undefined;
     } finally {
@@ -523,14 +537,15 @@ export class TcpServer {
     const r = await pending;
     if (r !== undefined && r !== null) this.#reply(m.conn, r);
     m.next++;
+    if (m.conn.endRequested) m.next = m.frames.length;
     const rest = this.#runFrames(m, ctx);
     if (rest !== undefined) await rest;
   }
 
   #callOnBytes(conn: Connection, svc: AnyConnectionService, frame: Buffer, ctx: HandlerContext): unknown {
     const { codec, schema } = conn.active;
+    if (codec === undefined) return svc.onBytes?.(frame, conn.caller, ctx);
     const call = (payload: unknown): unknown => svc.onBytes?.(payload, conn.caller, ctx);
-    if (codec === undefined) return call(frame);
     if (schema === undefined) {
       let value: unknown;
       try {
@@ -565,7 +580,7 @@ export class TcpServer {
     if (b.next < b.frames.length) {
       // A frame failed (reported to onError) and is skipped; hand the rest over as a new delivery.
       b.next++;
-      if (b.next < b.frames.length && conn.state === OPEN && !conn.ending && !this.#stopping) {
+      if (b.next < b.frames.length && conn.state === OPEN && !conn.ending && !conn.endRequested && !this.#stopping) {
         queueMicrotask(() => void conn.active.dispatcher.submit(conn.bytesDelivery));
         return;
       }
@@ -573,7 +588,11 @@ export class TcpServer {
     b.frames = EMPTY;
     b.next = 0;
     conn.busy = false;
-    conn.touch();
+    if (this.#idleMs > 0) conn.touch();
+    if (conn.endRequested) {
+      conn.endRequested = false;
+      void conn.end();
+    }
     if (conn.pendingError !== undefined) {
       this.#fail(conn, conn.pendingError);
       return;
@@ -591,6 +610,10 @@ export class TcpServer {
     b.frames = EMPTY;
     b.next = 0;
     conn.busy = false;
+    if (conn.endRequested) {
+      conn.endRequested = false;
+      void conn.end();
+    }
     if (conn.state === CLOSED) this.#fireClose(conn);
     else this.flow(conn);
   }

@@ -114,10 +114,13 @@ export function sendRaw(
   host: string | undefined,
   done: (error: UdpError | undefined) => void,
 ): void {
-  const cb = (e: Error | null): void => done(e === null ? undefined : connectionError(`cannot send to ${host ?? "peer"}:${port ?? ""}`, e));
+  // Closures are passed inline: a named one costs a keep-names helper call per send under tsx.
   try {
-    if (port === undefined) socket.send(data, cb);
-    else socket.send(data, port, host, cb);
+    if (port === undefined) {
+      socket.send(data, (e: Error | null) => done(e === null ? undefined : connectionError(`cannot send to ${host ?? "peer"}:${port ?? ""}`, e)));
+    } else {
+      socket.send(data, port, host, (e: Error | null) => done(e === null ? undefined : connectionError(`cannot send to ${host ?? "peer"}:${port ?? ""}`, e)));
+    }
   } catch (e) {
     done(e instanceof UdpError ? e : connectionError(`cannot send to ${host ?? "peer"}:${port ?? ""}`, e));
   }

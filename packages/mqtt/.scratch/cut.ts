@@ -1,0 +1,22 @@
+import * as mqtt from "../src/index.ts";
+import { MQTT_URL, sleep, unique, uniqueClientId, captureLogger, TcpProxy, discardSession } from "../test/helpers.ts";
+const topic = `${unique("cut")}/orders`;
+const clientId = uniqueClientId("cut");
+const p = await new TcpProxy().start();
+const N = 2000;
+const seen = new Map<number, number>();
+const logger = captureLogger();
+(logger as any).warn = (o: unknown, m?: string) => console.log("WARN", m);
+(logger as any).info = (o: unknown, m?: string) => console.log("INFO", m, JSON.stringify(o));
+const l = new mqtt.Listener(p.url, clientId, topic, { cleanStart: false, reconnect: { initialDelayMs: 50, maxDelayMs: 400 }, concurrency: 8, orderBy: false, logger });
+await l.attach({ async onMessage(m: mqtt.Message) { await sleep(0); const id = JSON.parse(Buffer.from(m.payload).toString()).id; seen.set(id, (seen.get(id) ?? 0) + 1); }, onError: (e: Error) => console.log("onError", (e as any).code) });
+await l.start();
+const pub = new mqtt.Client(MQTT_URL);
+const publishing = (async () => { for (let id = 0; id < N; id++) { await pub.publish(topic, { payload: { id }, qos: 1 }); if (id % 200 === 0) await sleep(10); } console.log("published all"); })();
+while (seen.size < N / 4) await sleep(10);
+console.log("cutting at", seen.size);
+p.down(); await sleep(800); p.up();
+await publishing;
+for (let i = 0; i < 50 && seen.size < N; i++) { await sleep(200); }
+console.log("seen", seen.size, "reconnects", l.reconnects, "connected", l.isConnected, JSON.stringify((l as any).debugState()));
+await l.immediateStop(); await pub.close(); await p.close(); await discardSession(clientId);

@@ -1,0 +1,11 @@
+import * as mqtt from "../src/index.ts";
+import { MQTT_URL, sleep, unique, uniqueClientId, captureLogger } from "../test/helpers.ts";
+const topic = `${unique("dup")}/x`;
+const clientId = uniqueClientId("dup");
+const mk = (name: string) => { const logger = captureLogger(); const orig = logger.warn; (logger as any).warn = (o: unknown, m?: string) => { console.log(name, "WARN", m, JSON.stringify(o)); }; (logger as any).info = (o: unknown, m?: string) => console.log(name, "INFO", m, JSON.stringify(o)); (logger as any).error = (o: unknown, m?: string) => console.log(name, "ERROR", m, String((o as any)?.err)); return new mqtt.Listener(MQTT_URL, clientId, topic, { reconnect: { initialDelayMs: 50, maxDelayMs: 200 }, logger }); };
+const a = mk("A"), b = mk("B");
+const svc = { onMessage: () => undefined, onError: (e: Error) => console.log("onError", (e as any).code) };
+await a.attach({ ...svc }); await b.attach({ ...svc });
+await a.start(); await b.start();
+await sleep(4000);
+await a.immediateStop(); await b.immediateStop();

@@ -1,0 +1,18 @@
+import * as mqtt from "../src/index.ts";
+import { discardSession, MQTT_URL, sleep, unique, uniqueClientId, captureLogger } from "../test/helpers.ts";
+const topic = `${unique("manual")}/x`;
+const clientId = uniqueClientId("manual");
+const logger = captureLogger();
+const l1 = new mqtt.Listener(MQTT_URL, clientId, topic, { cleanStart: false, manualAcks: true, logger });
+await l1.attach({ async onMessage(m: mqtt.Message, caller: mqtt.Caller) { const i = JSON.parse(Buffer.from(m.payload).toString()).i; console.log("l1 got", i, m.messageId); if (i % 2 === 0) await caller.complete(); } });
+await l1.start();
+const c = new mqtt.Client(MQTT_URL);
+for (let i = 0; i < 4; i++) await c.publish(topic, { payload: { i } });
+await sleep(300);
+await l1.gracefulStop();
+console.log("stopped l1");
+const l2 = new mqtt.Listener(MQTT_URL, clientId, topic, { cleanStart: false, manualAcks: true, logger });
+await l2.attach({ async onMessage(m: mqtt.Message, caller: mqtt.Caller) { console.log("l2 got", Buffer.from(m.payload).toString(), m.duplicate, m.messageId); await caller.complete(); } });
+await l2.start();
+await sleep(1000);
+await l2.gracefulStop(); await c.close(); await discardSession(clientId);
