@@ -116,6 +116,19 @@ describe("Stream types", () => {
     for await (const x of Stream.of("a", "b")) expectTypeOf(x).toEqualTypeOf<string>();
   });
 
+  it("is covariant in its element and error types", async () => {
+    const total = (s: Stream<number, Error>): Promise<number> => s.reduce((a, b) => a + b, 0);
+    // A stream that cannot fail (never), or fails with a subclass, is a Stream<T, Error>.
+    expectTypeOf<Stream<number, never>>().toMatchTypeOf<Stream<number, Error>>();
+    expectTypeOf<Stream<number, NotFound>>().toMatchTypeOf<Stream<number, Error>>();
+    expectTypeOf<Stream<1 | 2, Error>>().toMatchTypeOf<Stream<number, Error>>();
+    expect(await total(Stream.of(1, 2))).toBe(3);
+    expect(await total(Stream.from<number, NotFound>([4]))).toBe(4);
+    // …but not the other way round.
+    expectTypeOf<Stream<number, Error>>().not.toMatchTypeOf<Stream<number, NotFound>>();
+    expectTypeOf<Stream<number | string, Error>>().not.toMatchTypeOf<Stream<number, Error>>();
+  });
+
   it("a Stream is an AsyncIterable and an AsyncDisposable", async () => {
     expectTypeOf<Stream<number, Error>>().toMatchTypeOf<AsyncIterable<number>>();
     expectTypeOf<Stream<number, Error>>().toMatchTypeOf<AsyncDisposable>();

@@ -141,7 +141,7 @@ export class KafkaConsumer<T = unknown> implements AsyncDisposable {
         await c.subscribe(topics, this.#o.offsetReset === "earliest");
       } catch (e) {
         await c.disconnect().catch(() => undefined);
-        throw toKafkaError(e, `cannot consume ${topics.map(String).join(", ")} as group "${this.groupId}"`, "KAFKA_CONNECTION");
+        throw toKafkaError(e, `cannot consume ${topics.map(String).join(", ")} as group "${this.groupId}"`);
       }
       this.#consumer = c;
       await c.run({ concurrency: 1, autoCommit: false, eachBatch: (scope) => this.#eachBatch(scope, generation) });

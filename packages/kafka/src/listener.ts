@@ -75,6 +75,11 @@ export const ServiceConfig: (config: KafkaServiceConfig) => DualClassDecorator =
 /**
  * The argument types `@kafka.payload(schema)` accepts: `onConsumerRecord` takes the bound values
  * (`T[]`) or records (`ConsumerRecord<T>[]`) of a batch.
+ *
+ * @example
+ * ```ts
+ * const decorate: kafka.BatchPayloadDecorator<Order> = kafka.payload(Order);
+ * ```
  */
 export interface BatchPayloadDecorator<T> {
   <F extends ((payloads: T[], ...rest: never[]) => unknown) | ((records: ConsumerRecord<T>[], ...rest: never[]) => unknown)>(

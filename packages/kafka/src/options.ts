@@ -7,7 +7,14 @@ import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { Codec, DeadLetterTarget, FailureAction, ListenerOptions, Logger, RetryPolicy } from "@pirouette/core";
 
-/** Ballerina's `kafka:DEFAULT_URL`. */
+/**
+ * Ballerina's `kafka:DEFAULT_URL`.
+ *
+ * @example
+ * ```ts
+ * const producer = new kafka.Producer(kafka.DEFAULT_URL);
+ * ```
+ */
 export const DEFAULT_URL = "localhost:9092";
 
 /**
@@ -35,6 +42,11 @@ export interface TopicPartition {
 /**
  * A position in a partition (Ballerina's `PartitionOffset`, flattened). For commits it is the
  * offset of the **next** record to read (last handled + 1), as in every Kafka client.
+ *
+ * @example
+ * ```ts
+ * caller.seek({ topic: "orders", partition: 0, offset: 42 });
+ * ```
  */
 export interface PartitionOffset extends TopicPartition {
   readonly offset: number;
@@ -50,6 +62,13 @@ export type OutgoingHeaders = Readonly<Record<string, string | Uint8Array | read
  * One consumed record with its value bound by the codec (default JSON) and, when one is set, the
  * payload schema (Ballerina's `AnydataConsumerRecord`). Offsets and timestamps are numbers
  * (exact up to 2^53).
+ *
+ * @example
+ * ```ts
+ * onConsumerRecord(records: kafka.ConsumerRecord<Order>[]) {
+ *   for (const r of records) console.log(r.partition, r.offset, r.key?.toString(), r.value.id);
+ * }
+ * ```
  */
 export interface ConsumerRecord<T = unknown> {
   readonly topic: string;
@@ -64,7 +83,14 @@ export interface ConsumerRecord<T = unknown> {
   readonly headers: Headers;
 }
 
-/** A record to produce (Ballerina's `AnydataProducerRecord`). */
+/**
+ * A record to produce (Ballerina's `AnydataProducerRecord`).
+ *
+ * @example
+ * ```ts
+ * const record: kafka.ProducerRecord<Order> = { topic: "orders", key: order.id, value: order, headers: { source: "web" } };
+ * ```
+ */
 export interface ProducerRecord<T = unknown> {
   readonly topic: string;
   /** A string or bytes; records with the same key land in the same partition. */
@@ -108,7 +134,17 @@ export type SaslOptions =
       readonly oauthBearerProvider: () => Promise<{ readonly value: string }>;
     };
 
-/** How a client reaches the brokers. Shared by the listener, the producer and the consumer. */
+/**
+ * How a client reaches the brokers. Shared by the listener, the producer and the consumer.
+ *
+ * @example
+ * ```ts
+ * const secure: kafka.ConnectionOptions = {
+ *   ssl: { ca: [readFileSync("ca.pem")] },
+ *   sasl: { mechanism: "scram-sha-512", username: "app", password: process.env.KAFKA_PASSWORD ?? "" },
+ * };
+ * ```
+ */
 export interface ConnectionOptions {
   /** Default `"pirouette"`. */
   readonly clientId?: string;
@@ -163,6 +199,14 @@ export interface GroupOptions {
 /**
  * Options of `kafka.Listener` (Ballerina's `ConsumerConfiguration`), in camelCase with
  * millisecond units.
+ *
+ * @example
+ * ```ts
+ * const options: kafka.KafkaListenerOptions = {
+ *   groupId: "billing", topics: ["orders"], offsetReset: "earliest",
+ *   concurrency: 4, maxPollRecords: 100, retry: { maxAttempts: 5 },
+ * };
+ * ```
  */
 export interface KafkaListenerOptions extends ConnectionOptions, GroupOptions, ListenerOptions {
   /** Topics for services that do not name their own (`ServiceConfig({ topics })`). */
@@ -221,6 +265,11 @@ export interface KafkaListenerOptions extends ConnectionOptions, GroupOptions, L
 
 /**
  * Per-service configuration: `@kafka.ServiceConfig({...})` or `listener.attach(svc, {...})`.
+ *
+ * @example
+ * ```ts
+ * await listener.attach(svc, { topics: "payments", groupId: "billing-payments", mode: "record" });
+ * ```
  */
 export interface KafkaServiceConfig {
   /** Topics of this service; default: the listener's `topics`. */
@@ -236,7 +285,14 @@ export interface KafkaServiceConfig {
   readonly payload?: StandardSchemaV1;
 }
 
-/** Options of `kafka.Producer` (Ballerina's `ProducerConfiguration`). */
+/**
+ * Options of `kafka.Producer` (Ballerina's `ProducerConfiguration`).
+ *
+ * @example
+ * ```ts
+ * const producer = new kafka.Producer("localhost:9092", { transactionalId: "invoicer-1", clientId: "billing" });
+ * ```
+ */
 export interface KafkaProducerOptions extends ConnectionOptions {
   /** `"all"` (default, required for idempotence), `"1"` (leader only) or `"0"` (no wait). */
   readonly acks?: "all" | "1" | "0";
@@ -256,7 +312,14 @@ export interface KafkaProducerOptions extends ConnectionOptions {
   readonly codec?: Codec<unknown>;
 }
 
-/** Options of `kafka.Consumer`. */
+/**
+ * Options of `kafka.Consumer`.
+ *
+ * @example
+ * ```ts
+ * const consumer = new kafka.Consumer<Order>("localhost:9092", { groupId: "reports", topics: "orders", payload: Order });
+ * ```
+ */
 export interface KafkaConsumerOptions extends ConnectionOptions, GroupOptions {
   /** Topics to subscribe to on first use; or call `subscribe`. */
   readonly topics?: string | readonly string[] | RegExp;

@@ -425,6 +425,67 @@ describe("concurrency", () => {
   });
 });
 
+describe("lifecycle", () => {
+  test("start fails with typed errors: a missing topic, an unreachable broker; the listener is then stopped", async () => {
+    const missing = listener({ groupId: unique("g"), topics: unique("missing"), driverRetry: { retries: 1, initialRetryTimeMs: 50 } });
+    await missing.attach({ onConsumerRecord() {} });
+    const e1 = await missing.start().catch((e: unknown) => e);
+    expect(kafka.KafkaError.isKafkaError(e1) && [e1.code, e1.kafkaErrorType]).toEqual(["KAFKA_PROTOCOL", "UNKNOWN_TOPIC_OR_PARTITION"]);
+    expect(missing.state).toBe("stopped");
+    const away = new kafka.Listener("127.0.0.1:1", { groupId: "g", topics: "t", driverRetry: { retries: 1, initialRetryTimeMs: 50 } });
+    await away.attach({ onConsumerRecord() {} });
+    const e2 = await away.start().catch((e: unknown) => e);
+    expect(kafka.KafkaError.isKafkaError(e2) && e2.code).toBe("KAFKA_CONNECTION");
+  });
+
+  test("caller.pause stops fetching the partition after the current batch; caller.resume continues", async () => {
+    const topic = await createTopic(1);
+    await produceRaw(topic, [json({ id: 0 }), json({ id: 1 })]);
+    const seen: number[] = [];
+    let caller: kafka.Caller | undefined;
+    const l = listener({ groupId: unique("g"), topics: topic });
+    await l.attach(
+      {
+        onConsumerRecord(orders: { id: number }[], c: kafka.Caller) {
+          seen.push(...orders.map((o) => o.id));
+          if (caller === undefined) {
+            caller = c;
+            c.pause();
+          }
+        },
+      },
+      { mode: "payload" },
+    );
+    await l.start();
+    await waitFor(() => seen.length === 2, "the first batch");
+    await produceRaw(topic, [json({ id: 2 })]);
+    await sleep(800);
+    expect(seen).toEqual([0, 1]);
+    caller?.resume();
+    await waitFor(() => seen.includes(2), "the record after resume");
+  });
+
+  test("detach stops one service and commits its work; the listener keeps running", async () => {
+    const topic = await createTopic(1);
+    await produceRaw(topic, [json({ id: 0 })]);
+    const groupId = unique("g");
+    const seen: number[] = [];
+    const l = listener({ groupId, topics: topic });
+    const svc = { onConsumerRecord: (orders: { id: number }[]) => void seen.push(...orders.map((o) => o.id)) };
+    await l.attach(svc, { mode: "payload" });
+    await l.start();
+    await waitFor(() => seen.length === 1, "record 0");
+    await l.detach(svc);
+    expect(await committed(groupId, topic)).toEqual({ 0: 1 });
+    await produceRaw(topic, [json({ id: 1 })]);
+    const other: number[] = [];
+    await l.attach({ onConsumerRecord: (orders: { id: number }[]) => void other.push(...orders.map((o) => o.id)) }, { mode: "payload", groupId });
+    await waitFor(() => other.length === 1, "record 1 for the new service");
+    expect([seen, other]).toEqual([[0], [1]]);
+    expect(l.state).toBe("started");
+  });
+});
+
 describe("interop", () => {
   test("records produced by kcat (librdkafka) arrive with key, headers and value", async () => {
     const topic = await createTopic(1);

@@ -8,7 +8,7 @@ const seen = new Map<number, number>();
 const logger = captureLogger();
 (logger as any).warn = (o: unknown, m?: string) => console.log("WARN", m);
 (logger as any).info = (o: unknown, m?: string) => console.log("INFO", m, JSON.stringify(o));
-const l = new mqtt.Listener(p.url, clientId, topic, { cleanStart: false, reconnect: { initialDelayMs: 50, maxDelayMs: 400 }, concurrency: 8, orderBy: false, logger });
+const l = new mqtt.Listener(p.url, clientId, topic, { cleanStart: false, reconnect: { initialDelayMs: 50, maxDelayMs: 400 }, concurrency: 8, orderBy: false, logger, protocolVersion: (process.env.PV === "4" ? 4 : 5) as 4 | 5 });
 await l.attach({ async onMessage(m: mqtt.Message) { await sleep(0); const id = JSON.parse(Buffer.from(m.payload).toString()).id; seen.set(id, (seen.get(id) ?? 0) + 1); }, onError: (e: Error) => console.log("onError", (e as any).code) });
 await l.start();
 const pub = new mqtt.Client(MQTT_URL);

@@ -192,10 +192,6 @@ export class MqttListener extends AbstractListener<object, ResolvedConfig> {
     return this.#conn?.reconnects ?? 0;
   }
 
-  debugState(): unknown {
-    return { conn: (this.#conn as unknown as { debugState(): unknown }).debugState(), routes: [...this.#routes.values()].map((r) => ({ inFlight: r.dispatcher.inFlight, sat: r.dispatcher.saturated })) };
-  }
-
   #normalize(subs: Subscriptions | undefined, what: string): ResolvedSubscription[] {
     const list = normalizeSubscriptions(subs, what);
     // A resumed session keeps its subscriptions: subscribing again must not replay retained messages.

@@ -152,7 +152,10 @@ export async function mosquittoPub(...args: string[]): Promise<void> {
 
 /** Start mosquitto_sub; `output()` is what it printed so far, `done` resolves when it exits. */
 export function mosquittoSub(...args: string[]): { child: ChildProcess; output(): string; done: Promise<number | null>; ready: Promise<void> } {
-  const child = spawn("mosquitto_sub", ["-h", BROKER_HOST, "-p", String(BROKER_PORT), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  // stdbuf: mosquitto_sub block-buffers a piped stdout; its -d lines must come as they happen.
+  const child = spawn("stdbuf", ["-oL", "mosquitto_sub", "-h", BROKER_HOST, "-p", String(BROKER_PORT), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString("utf8")));
@@ -167,6 +170,7 @@ export function mosquittoSub(...args: string[]): { child: ChildProcess; output()
       await sleep(10);
     }
   })();
+  ready.catch(() => undefined); // awaited only by tests that use -d
   return { child, output: () => out, done, ready };
 }
 

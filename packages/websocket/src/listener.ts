@@ -401,7 +401,7 @@ export class WebSocketListener extends AbstractListener<object, WebSocketService
     });
     const caller: Caller = new Caller(conn);
     route.connections.add(conn);
-    const { idleTimeoutMs, maxQueuedMessages } = route.config;
+    const { idleTimeoutMs } = route.config;
     if (idleTimeoutMs > 0) {
       conn.idleTimer = setTimeout(() => this.#onIdle(route, conn, caller), idleTimeoutMs);
       conn.idleTimer.unref();
@@ -410,7 +410,7 @@ export class WebSocketListener extends AbstractListener<object, WebSocketService
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       conn.alive = true;
       conn.idleTimer?.refresh();
-      this.#submit(route, conn, { conn, caller, kind: "message", data, binary: isBinary }, maxQueuedMessages);
+      this.#submit(route, conn, { conn, caller, kind: "message", data, binary: isBinary }, true);
     });
     ws.on("ping", (data: Buffer) => {
       conn.alive = true;
@@ -424,21 +424,33 @@ export class WebSocketListener extends AbstractListener<object, WebSocketService
     ws.on("close", (code: number, reason: Buffer) => {
       const frame = conn.onClosed(code, reason.toString("utf8"));
       route.connections.delete(conn);
-      this.#submit(route, conn, { conn, caller, kind: "close", frame }, Number.POSITIVE_INFINITY);
+      this.#submit(route, conn, { conn, caller, kind: "close", frame }, false);
     });
-    this.#submit(route, conn, { conn, caller, kind: "open" }, Number.POSITIVE_INFINITY);
+    this.#submit(route, conn, { conn, caller, kind: "open" }, false);
   }
 
-  #submit(route: Route, conn: Connection, msg: Inbound, maxQueued: number): void {
-    conn.queued++;
+  /**
+   * Queue a message (or lifecycle event) for the connection's ordered dispatch. Reading stops
+   * while `maxQueuedMessages` are unsettled (resuming at half), and while the service's
+   * dispatcher is saturated. `counts` is false for lifecycle events, which never pause reads.
+   */
+  #submit(route: Route, conn: Connection, msg: Inbound, counts: boolean): void {
+    const max = route.config.maxQueuedMessages;
+    if (counts) {
+      conn.queued++;
+      if (!conn.queuePaused && conn.queued >= max && !conn.isClosed) {
+        conn.queuePaused = true;
+        conn.pause();
+      }
+    }
     const settle = (): void => {
+      if (!counts) return;
       conn.queued--;
-      if (queuePaused && conn.queued <= Math.floor(maxQueued / 2)) {
-        queuePaused = false;
+      if (conn.queuePaused && conn.queued <= Math.floor(max / 2)) {
+        conn.queuePaused = false;
         conn.resume();
       }
     };
-    let queuePaused = false;
     const delivery: Delivery<Inbound> = {
       message: msg,
       key: conn.id,
@@ -455,10 +467,6 @@ export class WebSocketListener extends AbstractListener<object, WebSocketService
         if (msg.kind === "close") this.#direct(route, conn, msg.caller, () => conn.service.onClose?.(msg.frame as CloseFrame, msg.caller, detachedContext(conn)));
       },
     };
-    if (conn.queued >= maxQueued && !conn.isClosed) {
-      queuePaused = true;
-      conn.pause();
-    }
     const ready = route.dispatcher.submit(delivery);
     if (route.dispatcher.saturated && !conn.isClosed) {
       conn.pause();
@@ -475,7 +483,7 @@ export class WebSocketListener extends AbstractListener<object, WebSocketService
       return;
     }
     if (typeof conn.service.onIdleTimeout === "function") {
-      this.#submit(route, conn, { conn, caller, kind: "idle" }, Number.POSITIVE_INFINITY);
+      this.#submit(route, conn, { conn, caller, kind: "idle" }, false);
       conn.idleTimer = setTimeout(() => this.#onIdle(route, conn, caller), ms);
       conn.idleTimer.unref();
       return;

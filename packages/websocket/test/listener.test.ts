@@ -161,6 +161,22 @@ describe("websocket.Listener with a plain ws client", () => {
     expect(pongAt - t0).toBeLessThan(firstReplyAt - t0);
   });
 
+  test("flow control: a burst far beyond maxQueuedMessages is paused and resumed, and every message is handled in order", async () => {
+    const got: number[] = [];
+    const svc = {
+      async onTextMessage(text: string) {
+        if (got.length % 100 === 0) await sleep(1);
+        got.push(Number(text));
+      },
+    };
+    await using l = await startWs([[svc, { name: "/burst", maxQueuedMessages: 8 }]]);
+    const ws = await open(l.url("/burst"));
+    const N = 5000;
+    for (let i = 0; i < N; i++) ws.send(String(i));
+    await waitFor(() => got.length === N, "every message", 30_000);
+    expect(got).toEqual(Array.from({ length: N }, (_, i) => i));
+  });
+
   test("a streamed reply does not hold back the connection's next messages; closing the connection closes the stream", async () => {
     let streamClosed = false;
     const svc = {

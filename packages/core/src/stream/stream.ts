@@ -116,7 +116,9 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
   #error: E | undefined;
   #inflight: Promise<unknown> | undefined;
   #sourceClosed: Promise<void> | undefined;
-  #resolveClosed!: (value: E | undefined) => void;
+  // Typed `unknown` (not `E | undefined`): a parameter position would make Stream invariant in E,
+  // and then a Stream<T, never> (Stream.of) would not be a Stream<T, Error>.
+  #resolveClosed!: (value: unknown) => void;
 
   /** Resolves (never rejects) when the stream has closed: with the error, or `undefined`. */
   readonly closed: Promise<E | undefined>;
@@ -136,7 +138,7 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
     this.#source = source;
     this.#stage = stage;
     this.closed = new Promise((resolve) => {
-      this.#resolveClosed = resolve;
+      this.#resolveClosed = resolve as (value: unknown) => void;
     });
   }
 

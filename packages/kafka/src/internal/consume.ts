@@ -229,7 +229,7 @@ export class ServiceConsumer implements CallerBackend {
       await c.subscribe(this.#s.topics, this.#s.fromBeginning);
     } catch (e) {
       await c.disconnect().catch(() => undefined);
-      throw toKafkaError(e, `cannot consume ${this.#s.topics.map(String).join(", ")} as group "${this.groupId}"`, "KAFKA_CONNECTION");
+      throw toKafkaError(e, `cannot consume ${this.#s.topics.map(String).join(", ")} as group "${this.groupId}"`);
     }
     await c.run({
       concurrency: this.#s.concurrency,
@@ -638,7 +638,7 @@ export class ServiceConsumer implements CallerBackend {
           this.#logger.debug({ err: toError(e) }, "heartbeat failed; still waiting for the handlers");
           continue;
         }
-        await this.#revoke(e, finished, progress);
+        await this.#revoke(e, finished, progress, scope);
         throw e;
       }
     }
@@ -649,14 +649,25 @@ export class ServiceConsumer implements CallerBackend {
    * (bounded), commit what finished with the current generation, then re-join. If this member was
    * fenced (its generation is over), nothing can be committed: its work is dropped.
    */
-  async #revoke(e: unknown, finished: Promise<void>, progress: BatchProgress): Promise<void> {
+  async #revoke(e: unknown, finished: Promise<void>, progress: BatchProgress, scope: BatchScope): Promise<void> {
     this.#revoking = true;
     const fenced = this.#transport.isFenced(e);
     this.#logger.warn({ groupId: this.groupId, reason: toError(e).message, fenced }, "rebalance while handlers run");
     if (!fenced) {
-      const limit = sleep(this.#s.revokeTimeoutMs);
-      await Promise.race([finished, limit.promise, this.#closed]);
-      limit.cancel();
+      let done = false;
+      void finished.then(() => {
+        done = true;
+      });
+      const deadline = Date.now() + this.#s.revokeTimeoutMs;
+      const interval = Math.max(100, Math.floor(this.#s.consumer.heartbeatIntervalMs / 2));
+      while (!done && Date.now() < deadline) {
+        const tick = sleep(Math.min(interval, Math.max(0, deadline - Date.now())));
+        const r = await Promise.race([finished, tick.promise, this.#closed]);
+        tick.cancel();
+        if (done || r === "closed") break;
+        // The answer is REBALANCE_IN_PROGRESS, but the heartbeat keeps the session alive.
+        await scope.heartbeat().catch(() => undefined);
+      }
       await this.commitNow().catch((err: unknown) => this.#logger.warn({ err: toError(err) }, "commit on revoke failed"));
     }
     progress.abandoned = true;

@@ -92,7 +92,8 @@ export function toKafkaError(
     kind === "KAFKA_AUTHENTICATION" || kind === "KAFKA_AUTHORIZATION"
       ? kind
       : (code ?? kind ?? (type === undefined ? "KAFKA_CONNECTION" : "KAFKA_PROTOCOL"));
-  return new KafkaError(chosen, `${context}: ${rootMessage(e)}`, {
+  const hint = type === "UNKNOWN_TOPIC_OR_PARTITION" ? " (does the topic exist? consumers do not create topics)" : "";
+  return new KafkaError(chosen, `${context}: ${rootMessage(e)}${hint}`, {
     cause: e,
     kafkaErrorType: type,
     retriable: isRetriable(e),

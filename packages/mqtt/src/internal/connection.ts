@@ -658,10 +658,6 @@ export class Connection {
     if (i > 0) q.splice(0, i);
   }
 
-  debugState(): unknown {
-    return { gen: this.#gen, queue: this.#ackQueue.slice(0, 5).map((e) => ({ id: e.messageId, st: e.state, pb: e.puback !== undefined, gen: e.gen })), qlen: this.#ackQueue.length, held: this.#held.size };
-  }
-
   // ---------------------------------------------------------------- closing
 
   /**

@@ -11,33 +11,53 @@ import { RabbitMqError } from "../errors.ts";
 import { isClosedChannelError, toRabbitMqError } from "./amqp-errors.ts";
 import { ManagedChannel, waitDrain, type Connection, type Generation } from "./connection.ts";
 
+let capturedResolve: (() => void) | undefined;
+let capturedReject: ((e: Error) => void) | undefined;
+/** A promise executor that allocates no closure per publish. */
+function capture(resolve: () => void, reject: (e: Error) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 /** One unconfirmed publish. */
 class Pending {
   readonly exchange: string;
   readonly routingKey: string;
   readonly content: Buffer;
+  readonly mandatory: boolean;
   readonly deadline: number;
+  readonly promise: Promise<void>;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
   returned: { replyCode: number; replyText: string } | undefined = undefined;
   done = false;
-  resolve!: () => void;
-  reject!: (e: Error) => void;
-  /** Unconfirmed mandatory publishes of the same channel (to match basic.return). */
-  mandatorySet: Set<Pending> | undefined;
 
-  constructor(exchange: string, routingKey: string, content: Buffer, deadline: number) {
+  constructor(exchange: string, routingKey: string, content: Buffer, mandatory: boolean, deadline: number) {
     this.exchange = exchange;
     this.routingKey = routingKey;
     this.content = content;
+    this.mandatory = mandatory;
     this.deadline = deadline;
+    this.promise = new Promise<void>(capture);
+    this.resolve = capturedResolve as () => void;
+    this.reject = capturedReject as (e: Error) => void;
   }
+}
+
+/**
+ * The confirm window of one channel: publish sequence numbers are the broker's confirm
+ * delivery tags (1, 2, …); `window[i]` is the publish with tag `lwm + i` (undefined once settled).
+ */
+interface ConfirmWindow {
+  lwm: number;
+  window: (Pending | undefined)[];
 }
 
 /** A confirm channel shared by a client's (or a listener's) publishes. */
 export class Publisher {
   readonly channel: ManagedChannel<ConfirmChannel>;
   readonly #timeoutMs: number;
-  /** Unconfirmed mandatory publishes per channel generation, in publish order. */
-  readonly #mandatory = new WeakMap<Generation<ConfirmChannel>, Set<Pending>>();
+  readonly #windows = new WeakMap<Generation<ConfirmChannel>, ConfirmWindow>();
   /** Every unconfirmed publish, in publish order (so deadlines are in order): one timer for all. */
   readonly #unconfirmed = new Set<Pending>();
   #timer: NodeJS.Timeout | undefined;
@@ -48,12 +68,22 @@ export class Publisher {
       name,
       confirm: true,
       wire: (gen) => {
-        const set = new Set<Pending>();
-        this.#mandatory.set(gen, set);
-        gen.channel.on("return", (msg: AmqpMessage) => {
+        const w: ConfirmWindow = { lwm: 1, window: [] };
+        this.#windows.set(gen, w);
+        const ch = gen.channel;
+        ch.on("ack", (f: { deliveryTag: number; multiple: boolean }) => this.#confirm(gen, w, f.deliveryTag, f.multiple, false));
+        ch.on("nack", (f: { deliveryTag: number; multiple: boolean }) => this.#confirm(gen, w, f.deliveryTag, f.multiple, true));
+        ch.on("close", () => {
+          const left = w.window;
+          w.window = [];
+          for (const p of left) if (p !== undefined) this.#settle(p, this.#failure(gen, new Error("channel closed"), p.exchange, p.routingKey));
+        });
+        ch.on("return", (msg: AmqpMessage) => {
           // basic.return precedes the confirm of the same message: mark the oldest matching publish.
-          for (const p of set) {
+          for (const p of w.window) {
             if (
+              p !== undefined &&
+              p.mandatory &&
               p.returned === undefined &&
               p.exchange === msg.fields.exchange &&
               p.routingKey === msg.fields.routingKey &&
@@ -95,21 +125,19 @@ export class Publisher {
   }
 
   #send(gen: Generation<ConfirmChannel>, exchange: string, routingKey: string, content: Buffer, options: Options.Publish, deadline: number): Promise<void> {
-    const p = new Pending(exchange, routingKey, content, deadline);
-    const promise = new Promise<void>((resolve, reject) => {
-      p.resolve = resolve;
-      p.reject = reject;
-    });
-    if (options.mandatory === true) {
-      p.mandatorySet = this.#mandatory.get(gen);
-      p.mandatorySet?.add(p);
+    const p = new Pending(exchange, routingKey, content, options.mandatory === true, deadline);
+    const w = this.#windows.get(gen);
+    if (w === undefined || !gen.open) {
+      this.#settle(p, new RabbitMqError("RABBITMQ_NOT_CONFIRMED", `publish to exchange "${exchange}" failed: the channel closed`, { coordinates: { exchange, routingKey } }));
+      return p.promise;
     }
     this.#unconfirmed.add(p);
     this.#arm();
     try {
-      const ok = gen.channel.publish(exchange, routingKey, content, options, (err: unknown) => this.#confirmed(gen, p, err));
-      if (!ok) gen.blocked = true;
+      if (!gen.channel.publish(exchange, routingKey, content, options)) gen.blocked = true;
+      w.window.push(p);
     } catch (e) {
+      // Not sent: it takes no confirm sequence number.
       this.#settle(
         p,
         isClosedChannelError(e)
@@ -120,13 +148,34 @@ export class Publisher {
           : toRabbitMqError(e, `publish to exchange "${exchange}" failed`, { exchange, routingKey }),
       );
     }
-    return promise;
+    return p.promise;
   }
 
-  #confirmed(gen: Generation<ConfirmChannel>, p: Pending, err: unknown): void {
+  /** basic.ack / basic.nack for `tag` (and, with `multiple`, every earlier publish). */
+  #confirm(gen: Generation<ConfirmChannel>, w: ConfirmWindow, tag: number, multiple: boolean, nacked: boolean): void {
+    if (multiple) {
+      const n = tag - w.lwm + 1;
+      if (n <= 0) return;
+      const done = w.window.splice(0, n);
+      w.lwm = tag + 1;
+      for (const p of done) if (p !== undefined) this.#confirmed(gen, p, nacked);
+      return;
+    }
+    const i = tag - w.lwm;
+    if (i < 0 || i >= w.window.length) return;
+    const p = w.window[i];
+    w.window[i] = undefined;
+    while (w.window.length > 0 && w.window[0] === undefined) {
+      w.window.shift();
+      w.lwm++;
+    }
+    if (p !== undefined) this.#confirmed(gen, p, nacked);
+  }
+
+  #confirmed(gen: Generation<ConfirmChannel>, p: Pending, nacked: boolean): void {
     if (p.done) return;
-    if (err !== null && err !== undefined) {
-      this.#settle(p, this.#failure(gen, err, p.exchange, p.routingKey));
+    if (nacked) {
+      this.#settle(p, this.#failure(gen, new Error("message nacked"), p.exchange, p.routingKey));
     } else if (p.returned !== undefined) {
       this.#settle(
         p,
@@ -145,7 +194,6 @@ export class Publisher {
     if (p.done) return;
     p.done = true;
     this.#unconfirmed.delete(p);
-    p.mandatorySet?.delete(p);
     if (error === undefined) p.resolve();
     else p.reject(error);
   }

@@ -40,6 +40,8 @@ export class Connection {
   alive = true;
   /** Messages submitted and not settled. */
   queued = 0;
+  /** Reads are paused because `queued` reached the limit. */
+  queuePaused = false;
   #pauses = 0;
   readonly #pumps = new Set<Stream<unknown, unknown>>();
   #closeTimer: NodeJS.Timeout | undefined;
