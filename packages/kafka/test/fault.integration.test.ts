@@ -76,8 +76,9 @@ describe("at least once", () => {
     const second = startChild(topic, groupId, 0);
     await waitFor(() => union(first, second).size === N, "every record after the restart", 40_000);
     const dup = duplicates(first, second);
-    // Redelivered: what the first process handled after its last commit (a batch or two in flight).
-    expect(dup).toBeLessThanOrEqual(100);
+    // Redelivered: what the first process handled after its last commit (commits come at least
+    // every 250 ms here: at most about 2 partitions × 6 chunks × 10 records).
+    expect(dup).toBeLessThanOrEqual(200);
     second.proc.kill("SIGTERM");
     await exited(second);
     await expectCommittedAtEnd(groupId, topic);
@@ -94,7 +95,7 @@ describe("at least once", () => {
     a.proc.kill("SIGKILL");
     await exited(a);
     await waitFor(() => union(a, b).size === N, `every record (seen ${union(a, b).size})`, 40_000);
-    expect(duplicates(a, b)).toBeLessThanOrEqual(100);
+    expect(duplicates(a, b)).toBeLessThanOrEqual(200);
     b.proc.kill("SIGTERM");
     await exited(b);
     await expectCommittedAtEnd(groupId, topic);

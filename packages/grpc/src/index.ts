@@ -1,0 +1,6 @@
+/**
+ * @pirouette/grpc: gRPC listener and client with the four call kinds as streams
+ *
+ * @module
+ */
+export {};
