@@ -3,7 +3,7 @@
  * node:net on the same workloads over loopback, in one process (server and client share it),
  * arms alternated in ABBA order with gc() between trials, medians of paired ratios.
  *
- *   pnpm bench tcp [--frames 500000] [--mib 256] [--trials 5] [--warmup 1] [--only bulk,each,corked,echo]
+ *   pnpm bench tcp [--frames 200000] [--mib 128] [--trials 5] [--warmup 1] [--only bulk,each,corked,echo]
  *
  * Workloads (every trial checks the count of bytes or frames before its time is accepted):
  *   bulk     one-way 64 KiB writes, no framing, --mib MiB: raw socket.write honouring drain vs
@@ -33,8 +33,8 @@ function arg(name: string, fallback: number): number {
 }
 
 const BATCH = 64;
-const FRAMES = Math.ceil(arg("frames", 500_000) / BATCH) * BATCH;
-const MIB = arg("mib", 256);
+const FRAMES = Math.ceil(arg("frames", 200_000) / BATCH) * BATCH;
+const MIB = arg("mib", 128);
 const TRIALS = arg("trials", 5);
 const WARMUP = arg("warmup", 1);
 const onlyAt = process.argv.indexOf("--only");

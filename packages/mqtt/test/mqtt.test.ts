@@ -170,8 +170,8 @@ describe("options", () => {
 describe("service validation", () => {
   test("attach rejects unknown and missing methods with coded MqttErrors", async () => {
     const l = new mqtt.Listener(undefined, undefined, "t");
-    await expect(l.attach({ onMesage() {} } as never)).rejects.toMatchObject({ code: "MQTT_UNKNOWN_METHOD", name: "MqttError" });
-    await expect(l.attach({ onError() {} } as never)).rejects.toMatchObject({ code: "MQTT_MISSING_METHOD" });
+    await expect(l.attach({ onMesage() {} })).rejects.toMatchObject({ code: "MQTT_UNKNOWN_METHOD", name: "MqttError" });
+    await expect(l.attach({ onError() {} })).rejects.toMatchObject({ code: "MQTT_MISSING_METHOD" });
     await expect(l.attach({ onMessage() {} }, { mode: "bytes" })).rejects.toMatchObject({ code: "MQTT_INVALID_CONFIG" });
     await expect(l.attach({ onMessage() {}, onComplete() {}, onError() {} })).resolves.toBeUndefined();
   });

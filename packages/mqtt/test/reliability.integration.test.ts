@@ -30,7 +30,10 @@ const fast: mqtt.ReconnectOptions = { initialDelayMs: 50, maxDelayMs: 400 };
 /** A per-run ledger: ids 0..n-1, counts sightings per id. */
 class Ledger {
   readonly seen = new Map<number, number>();
-  constructor(readonly n: number) {}
+  readonly n: number;
+  constructor(n: number) {
+    this.n = n;
+  }
   add(id: number): void {
     this.seen.set(id, (this.seen.get(id) ?? 0) + 1);
   }

@@ -398,7 +398,7 @@ export class WebSocketListener extends AbstractListener<object, WebSocketService
       secure: (req.socket as Partial<TLSSocket>).encrypted === true,
       remoteAddress: req.socket.remoteAddress,
       report: (error) => void this.#notify(route, conn, error, caller),
-    });
+    }, route.config.path);
     const caller: Caller = new Caller(conn);
     route.connections.add(conn);
     const { idleTimeoutMs } = route.config;
@@ -435,44 +435,25 @@ export class WebSocketListener extends AbstractListener<object, WebSocketService
    * dispatcher is saturated. `counts` is false for lifecycle events, which never pause reads.
    */
   #submit(route: Route, conn: Connection, msg: Inbound, counts: boolean): void {
-    const max = route.config.maxQueuedMessages;
     if (counts) {
       conn.queued++;
-      if (!conn.queuePaused && conn.queued >= max && !conn.isClosed) {
+      if (!conn.queuePaused && conn.queued >= route.config.maxQueuedMessages && !conn.isClosed) {
         conn.queuePaused = true;
         conn.pause();
       }
     }
-    const settle = (): void => {
-      if (!counts) return;
-      conn.queued--;
-      if (conn.queuePaused && conn.queued <= Math.floor(max / 2)) {
-        conn.queuePaused = false;
-        conn.resume();
-      }
-    };
-    const delivery: Delivery<Inbound> = {
-      message: msg,
-      key: conn.id,
-      destination: route.config.path,
-      coordinates: { path: route.config.path, connectionId: conn.id },
-      headers: undefined,
-      ack: (result) => {
-        settle();
-        if (msg.kind !== "close") conn.reply(result);
-      },
-      reject: () => {
-        settle();
-        // Stopping: the connection is about to close; still tell the service it closed.
-        if (msg.kind === "close") this.#direct(route, conn, msg.caller, () => conn.service.onClose?.(msg.frame as CloseFrame, msg.caller, detachedContext(conn)));
-      },
-    };
-    const ready = route.dispatcher.submit(delivery);
+    const ready = route.dispatcher.submit(new InboundDelivery(this.#lateClose, route, msg, counts));
     if (route.dispatcher.saturated && !conn.isClosed) {
       conn.pause();
       void ready.then(() => conn.resume());
     }
   }
+
+  /** onClose for a connection that closed while the listener was stopping (its delivery was rejected). */
+  readonly #lateClose = (route: Route, msg: Inbound): void => {
+    const conn = msg.conn;
+    this.#direct(route, conn, msg.caller, () => conn.service.onClose?.(msg.frame as CloseFrame, msg.caller, detachedContext(conn)));
+  };
 
   #onIdle(route: Route, conn: Connection, caller: Caller): void {
     if (conn.isClosed) return;
@@ -508,17 +489,18 @@ export class WebSocketListener extends AbstractListener<object, WebSocketService
 
   // ---------------------------------------------------------------- dispatch
 
-  async #invoke(route: Route, m: Inbound, ctx: HandlerContext): Promise<unknown> {
+  /** Returns the handler's result (a value or a promise): no async frame on the common paths. */
+  #invoke(route: Route, m: Inbound, ctx: HandlerContext): unknown {
     const svc = m.conn.service;
     switch (m.kind) {
+      case "message":
+        return this.#onMessage(route, m, ctx);
       case "open":
         return svc.onOpen?.(m.caller, ctx);
       case "idle":
         return svc.onIdleTimeout?.(m.caller, ctx);
       case "close":
         return svc.onClose?.(m.frame as CloseFrame, m.caller, ctx);
-      case "message":
-        return this.#onMessage(route, m, ctx);
     }
   }
 
@@ -526,34 +508,38 @@ export class WebSocketListener extends AbstractListener<object, WebSocketService
     return getPayloadSchema(svc, method) ?? route.att.payloadSchema(method);
   }
 
-  async #onMessage(route: Route, m: Inbound, ctx: HandlerContext): Promise<unknown> {
+  #onMessage(route: Route, m: Inbound, ctx: HandlerContext): unknown {
     const svc = m.conn.service as Record<string, unknown> & WebSocketService;
     const data = m.data as Buffer;
-    const { codec, dispatcherKey } = route.config;
-    const coordinates = ctx.coordinates;
-    if (!m.binary && dispatcherKey !== undefined) {
-      let value: unknown;
-      let decoded = false;
-      try {
-        value = await bind(data, { codec, coordinates });
-        decoded = true;
-      } catch (e) {
-        if (typeof svc.onTextMessage !== "function") throw e;
-      }
-      if (decoded) {
-        const keyValue = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[dispatcherKey] : undefined;
-        const method = typeof keyValue === "string" ? routedMethodName(keyValue) : undefined;
-        if (method !== undefined && typeof svc[method] === "function") {
-          return this.#call(route, svc, method, value, m, ctx, true);
-        }
-        if (typeof svc.onMessage === "function") return this.#call(route, svc, "onMessage", value, m, ctx, true);
-      }
+    if (!m.binary) {
+      if (route.config.dispatcherKey !== undefined) return this.#route(route, svc, m, ctx);
       if (typeof svc.onTextMessage === "function") return svc.onTextMessage(data.toString("utf8"), m.caller, ctx);
-      return undefined;
+    } else if (typeof svc.onBinaryMessage === "function") {
+      return svc.onBinaryMessage(asBytes(data), m.caller, ctx);
     }
-    if (!m.binary && typeof svc.onTextMessage === "function") return svc.onTextMessage(data.toString("utf8"), m.caller, ctx);
-    if (m.binary && typeof svc.onBinaryMessage === "function") return svc.onBinaryMessage(asBytes(data), m.caller, ctx);
     if (typeof svc.onMessage === "function") return this.#call(route, svc, "onMessage", data, m, ctx, false);
+    return undefined;
+  }
+
+  /** dispatcherKey routing of a text message. */
+  async #route(route: Route, svc: Record<string, unknown> & WebSocketService, m: Inbound, ctx: HandlerContext): Promise<unknown> {
+    const data = m.data as Buffer;
+    const { codec, dispatcherKey } = route.config;
+    let value: unknown;
+    let decoded = false;
+    try {
+      value = await bind(data, { codec, coordinates: ctx.coordinates });
+      decoded = true;
+    } catch (e) {
+      if (typeof svc.onTextMessage !== "function") throw e;
+    }
+    if (decoded) {
+      const keyValue = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[dispatcherKey as string] : undefined;
+      const method = typeof keyValue === "string" ? routedMethodName(keyValue) : undefined;
+      if (method !== undefined && typeof svc[method] === "function") return this.#call(route, svc, method, value, m, ctx, true);
+      if (typeof svc.onMessage === "function") return this.#call(route, svc, "onMessage", value, m, ctx, true);
+    }
+    if (typeof svc.onTextMessage === "function") return svc.onTextMessage(data.toString("utf8"), m.caller, ctx);
     return undefined;
   }
 
@@ -610,6 +596,49 @@ export class WebSocketListener extends AbstractListener<object, WebSocketService
       return;
     }
     await this.notifyError(route.att, error, caller);
+  }
+}
+
+/** One queued message or lifecycle event: settling it replies and releases flow control. */
+class InboundDelivery implements Delivery<Inbound> {
+  readonly message: Inbound;
+  readonly key: string;
+  readonly destination: string;
+  readonly coordinates: Readonly<Record<string, unknown>>;
+  readonly headers = undefined;
+  readonly #route: Route;
+  readonly #counts: boolean;
+  readonly #lateClose: (route: Route, msg: Inbound) => void;
+
+  constructor(lateClose: (route: Route, msg: Inbound) => void, route: Route, msg: Inbound, counts: boolean) {
+    this.message = msg;
+    this.key = msg.conn.id;
+    this.destination = route.config.path;
+    this.coordinates = msg.conn.coordinates;
+    this.#route = route;
+    this.#counts = counts;
+    this.#lateClose = lateClose;
+  }
+
+  ack(result: unknown): void {
+    this.#settle();
+    if (this.message.kind !== "close") this.message.conn.reply(result);
+  }
+
+  reject(): void {
+    this.#settle();
+    // Stopping: the connection is about to close; still tell the service it closed.
+    if (this.message.kind === "close") this.#lateClose(this.#route, this.message);
+  }
+
+  #settle(): void {
+    if (!this.#counts) return;
+    const conn = this.message.conn;
+    conn.queued--;
+    if (conn.queuePaused && conn.queued <= this.#route.config.maxQueuedMessages >> 1) {
+      conn.queuePaused = false;
+      conn.resume();
+    }
   }
 }
 

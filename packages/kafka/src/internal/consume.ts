@@ -630,7 +630,7 @@ export class ServiceConsumer implements CallerBackend {
       try {
         await scope.heartbeat();
         // Long batch: commit what finished so far rather than only at its end.
-        if (!this.#s.autoCommit && !this.#revoking) {
+        if (!this.#s.autoCommit && this.#s.commitIntervalMs === 0 && !this.#revoking) {
           await this.commitNow().catch((e: unknown) => this.#logger.debug({ err: toError(e) }, "commit during a batch failed"));
         }
       } catch (e) {

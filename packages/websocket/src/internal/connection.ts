@@ -35,6 +35,8 @@ export class Connection {
   readonly ws: WebSocket;
   readonly service: WebSocketService;
   readonly attributes = new Map<string, unknown>();
+  /** The coordinates of every message on this connection (shared, never mutated). */
+  readonly coordinates: Readonly<Record<string, unknown>>;
   readonly settings: ConnectionSettings;
   /** Something arrived since the last liveness ping. */
   alive = true;
@@ -50,8 +52,9 @@ export class Connection {
   #resolveClosed!: (frame: CloseFrame) => void;
   idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(ws: WebSocket, service: WebSocketService, settings: ConnectionSettings) {
+  constructor(ws: WebSocket, service: WebSocketService, settings: ConnectionSettings, path: string) {
     this.ws = ws;
+    this.coordinates = Object.freeze({ path, connectionId: this.id });
     this.service = service;
     this.settings = settings;
     this.closed = new Promise((resolve) => {
