@@ -3,7 +3,7 @@
  * our listener and producer next to raw kafkajs on the same workload, in one process, arms
  * alternated (ABBA …) with gc() between trials, medians and paired ratios.
  *
- *   pnpm bench kafka [--messages 200000] [--partitions 3] [--trials 5] [--produce 50000] [--only consume,produce]
+ *   pnpm bench kafka [--messages 200000] [--partitions 3] [--trials 7] [--produce 50000] [--only consume,produce]
  *
  * Consume arms (each trial: a fresh consumer group reads the same prefilled topic from the
  * beginning; timed from the first record received to the last one handled; every record counted,
@@ -41,7 +41,7 @@ function only(): Set<string> {
 const BROKERS = (process.env["KAFKA_BROKERS"] ?? "127.0.0.1:9092").split(",");
 const M = arg("messages", 200_000);
 const PARTITIONS = arg("partitions", 3);
-const TRIALS = arg("trials", 5);
+const TRIALS = arg("trials", 7);
 const PRODUCE = arg("produce", 50_000);
 const ARMS = only();
 

@@ -9,7 +9,8 @@
  * 64 KiB high-water mark, as our client does.
  *
  * Arms:
- *   raw       a plain ws client → a plain ws server (`ws.on("message")` counting)
+ *   raw       a plain ws client → a plain ws server (`ws.on("message")` decoding the text and
+ *             counting)
  *   listener  the same plain ws client → a websocket.Listener service (`onTextMessage` counting):
  *             the per-connection ordered dispatch, spans/metrics hooks and flow control included
  *   client    a websocket.Client (`await writeTextMessage`) → the plain ws server
@@ -86,7 +87,10 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => wss.once("listening", () => r()));
   wss.on("connection", (ws) => {
     ws.on("error", () => undefined);
-    ws.on("message", counted);
+    // Equal semantics with onTextMessage(text): the handler gets the text as a string.
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      if (isBinary || data.toString("utf8").length >= 0) counted();
+    });
   });
   const rawUrl = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
 

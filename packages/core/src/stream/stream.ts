@@ -505,7 +505,7 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
   #failSync(e: unknown): never {
     this.#state = FAILED;
     this.#error = e as E;
-    this.#resolveClosed(e as E);
+    this.#resolveClosed(e);
     void this.#closeSource().catch(() => undefined);
     throw e;
   }
@@ -514,7 +514,7 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
     if (this.#state === OPEN) {
       this.#state = FAILED;
       this.#error = e as E;
-      this.#resolveClosed(e as E);
+      this.#resolveClosed(e);
     }
     return this.#closeSource().then(
       () => Promise.reject(e as Error),
