@@ -1,6 +1,7 @@
 // Typed linting for the whole workspace (typescript-eslint with type information).
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import globals from "globals";
 
 export default tseslint.config(
   {
@@ -10,6 +11,7 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
+      globals: { ...globals.node },
       parserOptions: {
         projectService: {
           allowDefaultProject: ["*.js", "*.mjs", "*.ts", "scripts/*.mjs", "scripts/*.ts"],

@@ -10,8 +10,10 @@
  * each payload parsed as JSON; offsets committed after each batch; `partitions` partitions
  * consumed in parallel):
  *   eachBatch    raw kafkajs `eachBatch`: JSON.parse each value, resolveOffset, heartbeat, commit the batch
- *   listener     `kafka.Listener` (payload mode, json codec: safe parse with size/depth checks),
- *                handler `(values) => count += values.length`, default maxPollRecords (500)
+ *   listener     `kafka.Listener` (payload mode, default json codec: safe parse with size, depth,
+ *                integer and prototype checks), handler `(values) => sum/count`, default maxPollRecords (500)
+ *   listener-plain  the same listener with a codec doing what the raw arms do (JSON.parse of the
+ *                UTF-8 text): the framework's own cost, without the safe parser's
  *   eachMessage  raw kafkajs `eachMessage` (the naive reference: one await per record, autoCommit)
  *
  * Produce arms (each trial sends `produce` 100-byte records to a fresh topic, 100 records per
@@ -19,8 +21,10 @@
  *   raw-batch    kafkajs `producer.send({ messages: 100 })`
  *   producer     `kafka.Producer.sendBatch(100 records)` (JSON encoding, trace headers)
  *
- * Last lines: `ratio kafka-listener-vs-eachBatch` (target ≥ 0.95), `ratio kafka-listener-vs-eachMessage`
- * and `ratio kafka-producer-vs-raw` (target ≥ 0.97); higher is better.
+ * Last lines: `ratio kafka-listener-vs-eachBatch` (target ≥ 0.95),
+ * `ratio kafka-listener-plain-vs-eachBatch`, `ratio kafka-listener-vs-eachMessage` and
+ * `ratio kafka-producer-vs-raw` (target ≥ 0.97); higher is better. Each is the median of the
+ * per-round ratios (the arms of a round run back to back, so they share the machine's load).
  */
 import { randomUUID } from "node:crypto";
 import kafkajs from "kafkajs";
@@ -155,8 +159,17 @@ async function rawEachMessage(topic: string): Promise<Result> {
   return { ms: end - first, cpuUs: cpu.user + cpu.system, count };
 }
 
-async function ourListener(topic: string): Promise<Result> {
+/** What the raw arms do to a value: JSON.parse of its UTF-8 text. */
+const plainJson = {
+  name: "plain-json",
+  contentType: "application/json",
+  encode: (v: unknown): Uint8Array => Buffer.from(JSON.stringify(v)),
+  decode: (b: Uint8Array): unknown => JSON.parse((b as Buffer).toString()),
+};
+
+async function ourListener(topic: string, plain = false): Promise<Result> {
   const listener = new kafka.Listener(BROKERS, {
+    ...(plain ? { codec: plainJson } : {}),
     groupId: `bench-ours-${randomUUID()}`,
     topics: topic,
     offsetReset: "earliest",
@@ -184,7 +197,7 @@ async function ourListener(topic: string): Promise<Result> {
   const end = await until(() => count >= M, 120_000, "listener");
   const cpu = process.cpuUsage(cpu0);
   await listener.gracefulStop();
-  check("listener", count, sum);
+  check(plain ? "listener-plain" : "listener", count, sum);
   return { ms: end - first, cpuUs: cpu.user + cpu.system, count };
 }
 
@@ -260,7 +273,7 @@ async function compare(arms: readonly Arm[]): Promise<Map<string, Result[]>> {
       const r = await arm.run();
       if (round >= 0) (out.get(arm.name) as Result[]).push(r);
       const rate = Math.round((r.count / r.ms) * 1000);
-      console.log(`  ${round < 0 ? "warm-up" : `trial ${round + 1}`}  ${arm.name.padEnd(12)} ${String(rate).padStart(8)} msg/s  ${(r.cpuUs / r.count).toFixed(2)} µs CPU/msg`);
+      console.log(`  ${round < 0 ? "warm-up" : `trial ${round + 1}`}  ${arm.name.padEnd(15)} ${String(rate).padStart(8)} msg/s  ${(r.cpuUs / r.count).toFixed(2)} µs CPU/msg`);
     }
   }
   return out;
@@ -274,9 +287,16 @@ function summary(results: Map<string, Result[]>): Map<string, number> {
     const min = Math.min(...rs.map((r) => (r.count / r.ms) * 1000));
     const max = Math.max(...rs.map((r) => (r.count / r.ms) * 1000));
     rates.set(name, rate);
-    console.log(`${name.padEnd(12)} median ${Math.round(rate)} msg/s (min ${Math.round(min)}, max ${Math.round(max)}), ${cpu.toFixed(2)} µs CPU/msg`);
+    console.log(`${name.padEnd(15)} median ${Math.round(rate)} msg/s (min ${Math.round(min)}, max ${Math.round(max)}), ${cpu.toFixed(2)} µs CPU/msg`);
   }
   return rates;
+}
+
+/** CPU per message, ours ÷ theirs, median of the rounds (lower is better; target ≤ 1.10). */
+function cpuRatio(results: Map<string, Result[]>, ours: string, theirs: string): number {
+  const a = results.get(ours) as Result[];
+  const b = results.get(theirs) as Result[];
+  return median(a.map((r, i) => r.cpuUs / r.count / ((b[i] as Result).cpuUs / (b[i] as Result).count)));
 }
 
 /** Paired ratios: per round ours ÷ theirs, then the median (with its range). */
@@ -303,13 +323,18 @@ async function main(): Promise<void> {
       const results = await compare([
         { name: "eachBatch", run: () => rawEachBatch(topic) },
         { name: "listener", run: () => ourListener(topic) },
+        { name: "listener-plain", run: () => ourListener(topic, true) },
         { name: "eachMessage", run: () => rawEachMessage(topic) },
       ]);
       summary(results);
       const r1 = pairedRatio(results, "listener", "eachBatch");
       const r2 = pairedRatio(results, "listener", "eachMessage");
+      const r3 = pairedRatio(results, "listener-plain", "eachBatch");
       console.log(`listener ÷ eachBatch per round: median ${r1.median.toFixed(3)} (min ${r1.min.toFixed(3)}, max ${r1.max.toFixed(3)})`);
+      console.log(`listener-plain ÷ eachBatch per round: median ${r3.median.toFixed(3)} (min ${r3.min.toFixed(3)}, max ${r3.max.toFixed(3)})`);
+      console.log(`CPU per record, listener ÷ eachBatch: ${cpuRatio(results, "listener", "eachBatch").toFixed(3)}; listener-plain ÷ eachBatch: ${cpuRatio(results, "listener-plain", "eachBatch").toFixed(3)}`);
       ratios.push(`ratio kafka-listener-vs-eachBatch ${r1.median.toFixed(3)}`);
+      ratios.push(`ratio kafka-listener-plain-vs-eachBatch ${r3.median.toFixed(3)}`);
       ratios.push(`ratio kafka-listener-vs-eachMessage ${r2.median.toFixed(3)}`);
     }
     if (ARMS.has("produce")) {
@@ -335,6 +360,7 @@ async function main(): Promise<void> {
       summary(results);
       const r = pairedRatio(results, "producer", "raw-batch");
       console.log(`producer ÷ raw per round: median ${r.median.toFixed(3)} (min ${r.min.toFixed(3)}, max ${r.max.toFixed(3)})`);
+      console.log(`CPU per record, producer ÷ raw: ${cpuRatio(results, "producer", "raw-batch").toFixed(3)}`);
       ratios.push(`ratio kafka-producer-vs-raw ${r.median.toFixed(3)}`);
     }
   } finally {

@@ -192,6 +192,13 @@ const bulk: Workload = {
     setup: () => ourServer({ onBytes: (d) => void counter.add(d.length) }),
     async run(port) {
       const total = MIB * 1024 * 1024;
+      if (process.env["RAWC"] === "1") {
+        const s = await connectRaw(port);
+        for (let sent = 0; sent < total; sent += CHUNK) if (!s.write(bulkChunk)) await drain(s);
+        await counter.until(total);
+        await closeRaw(s);
+        return;
+      }
       const c = new tcp.Client("127.0.0.1", port);
       for (let sent = 0; sent < total; sent += CHUNK) await c.writeBytes(bulkChunk);
       await counter.until(total);

@@ -15,7 +15,7 @@ afterAll(() => {
     const first = seen[0];
     throw new Error(
       `${seen.length} uncaught exception(s)/unhandled rejection(s) during this file; first: ${
-        first instanceof Error ? (first.stack ?? first.message) : String(first)
+        first instanceof Error ? (first.stack ?? first.message) : JSON.stringify(first)
       }`,
     );
   }

@@ -516,3 +516,26 @@ describe("memory.Listener dispatch", () => {
     expect(broker.messages("t").at(-1)!.offset).toBe(10);
   });
 });
+
+describe("synchronous handlers during join", () => {
+  test("acks messages delivered while the listener is still joining its group", async () => {
+    const broker = new memory.Broker();
+    const client = new memory.Client({ broker });
+    for (let i = 0; i < 5; i++) await client.publish("early", JSON.stringify({ i }));
+    const seen: unknown[] = [];
+    const errors: Error[] = [];
+    const listener = new memory.Listener({ broker, groupId: "early-g", concurrency: 2, maxInFlight: 10 });
+    await listener.attach(
+      { onMessage: (m: unknown) => void seen.push(m), onError: (e: Error) => void errors.push(e) },
+      { name: "early", mode: "message" },
+    );
+    await listener.start();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen).toHaveLength(5);
+    expect(errors).toEqual([]);
+    expect(broker.pending("early", "early-g")).toBe(0);
+    const sub = client.subscribe("early");
+    expect((await sub.take(5).toArray()).map((m) => m.offset)).toEqual([0, 1, 2, 3, 4]);
+    await listener.gracefulStop();
+  });
+});

@@ -542,6 +542,13 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
       sendError(ex.res, new HttpError("UNAVAILABLE", "the server is stopping"));
       return;
     }
+    if (ex.raw.method === "HEAD") {
+      // Headers only: never start a feed nobody will read.
+      stream.close().catch(noop);
+      ex.res.writeHead(status, { "content-type": "text/event-stream", "cache-control": "no-cache", ...headers });
+      ex.res.end();
+      return;
+    }
     const att = ex.route.att;
     const session = new SseSession(ex.res, stream, status, headers, {
       stallTimeoutMs: this.#o.sse?.stallTimeoutMs ?? 30_000,

@@ -1,7 +1,8 @@
 import { request } from "node:http";
 import * as http from "@pirouette/http";
 import { describe, expect, test } from "vitest";
-import { raw, socketTo, startListener, untilClosed } from "./helpers.ts";
+import { request as httpsRequest } from "node:https";
+import { raw, selfSigned, socketTo, startListener, untilClosed } from "./helpers.ts";
 
 const echo = { resources: { "POST /echo": (req: http.Request) => ({ bytes: (req.body as Uint8Array | undefined)?.length ?? 0 }) } };
 
@@ -66,6 +67,22 @@ describe("http limits", () => {
     await cClosed; // the third is dropped by the server
     a.destroy();
     b.destroy();
+  });
+
+  test("TLS: the listener serves HTTPS and the caller reports it", async () => {
+    const { key, cert } = await selfSigned();
+    await using l = await startListener([[{}, { resources: { "GET /secure": (_r: http.Request, c: http.Caller) => ({ secure: c.isSecure }) } }]], { tls: { key, cert } });
+    expect(l.isSecure).toBe(true);
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest(`https://127.0.0.1:${l.port}/secure`, { ca: cert, agent: false }, (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => (text += d.toString()));
+        res.on("end", () => resolve(text));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    expect(JSON.parse(body)).toEqual({ secure: true });
   });
 
   test("options are validated", () => {

@@ -99,6 +99,15 @@ describe("server-sent events", () => {
     expect(got.startsWith(":\n\n:\n\n")).toBe(true);
   });
 
+  test("HEAD on a feed answers the headers without starting the stream", async () => {
+    const state = { closed: 0, sent: 0 };
+    await using l = await startListener([[{}, { resources: { "GET /ticks": () => ticker(5, state) } }]]);
+    const res = await raw(`${l.url}/ticks`, { method: "HEAD" });
+    expect([res.status, res.headers["content-type"], res.body]).toEqual([200, "text/event-stream", ""]);
+    await waitFor(() => state.closed === 1, "the unread stream to be closed");
+    expect(state.sent).toBe(0);
+  });
+
   test("Last-Event-ID reaches the handler", async () => {
     const seen: (string | undefined)[] = [];
     await using l = await startListener([

@@ -4,7 +4,7 @@ import * as websocket from "@pirouette/websocket";
 import { describe, expect, test } from "vitest";
 import { WebSocket } from "ws";
 import { z } from "zod";
-import { closed, next, open, refusedWith, sleep, take, waitFor } from "./helpers.ts";
+import { closed, next, open, refusedWith, selfSigned, sleep, take, waitFor } from "./helpers.ts";
 import { startWs } from "./helpers.ts";
 
 const Chat = z.object({ text: z.string().min(1), room: z.string() });
@@ -367,6 +367,16 @@ describe("websocket.Listener with a plain ws client", () => {
     const ws2 = await open(l2.url("/std"));
     ws2.send("x");
     expect(await next(ws2)).toBe("std");
+  });
+
+  test("TLS: wss with our client trusting the listener's certificate", async () => {
+    const { key, cert } = await selfSigned();
+    await using l = await startWs([[{ onTextMessage: (t: string, c: websocket.Caller) => `${t} secure=${String(c.isSecure)}` }, "/s"]], { tls: { key, cert } });
+    const client = new websocket.Client(`wss://127.0.0.1:${l.port}/s`, { tls: { ca: cert } });
+    await client.writeTextMessage("hi");
+    expect(await client.readTextMessage()).toBe("hi secure=true");
+    await client.close();
+    await expect(new websocket.Client(`wss://127.0.0.1:${l.port}/s`).connect()).rejects.toMatchObject({ code: "CONNECTION" });
   });
 
   test("attach validates services and paths", async () => {

@@ -89,7 +89,7 @@ export function csv(options: CsvCodecOptions = {}): Codec<string[][]> | Codec<Cs
       decode(input: Uint8Array): CsvRecord[] {
         const source = decodeUtf8(input, "csv", maxBytes);
         return read(() =>
-          parse(source, { delimiter, skip_empty_lines: skipEmptyLines, columns: checkHeader }) as CsvRecord[],
+          parse<CsvRecord>(source, { delimiter, skip_empty_lines: skipEmptyLines, columns: checkHeader }),
         );
       },
     };

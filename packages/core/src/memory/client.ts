@@ -66,7 +66,7 @@ export class Client implements Sink<unknown>, AsyncDisposable {
         this.#broker.publish(topic, bytes, { key: options.key, headers: { "content-type": contentType, ...options.headers } }),
       );
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(e);
     }
   }
 
@@ -84,7 +84,7 @@ export class Client implements Sink<unknown>, AsyncDisposable {
     member = this.#broker.join(
       topic,
       groupId,
-      (id) => ({
+      (id) => (member = {
         id,
         hasRoom: () => src.buffered < (options.highWaterMark ?? 256),
         deliver: (message) => {

@@ -165,10 +165,13 @@ export class Listener extends AbstractListener<object, MemoryServiceConfig> {
     });
     const subs: { topic: string; member: Member }[] = [];
     const join = (topic: string): void => {
+      // `self` is the member object itself: messages can be delivered (and, with a synchronous
+      // handler, acked) while `join` is still running, before its return value is assigned.
+      let self: Member | undefined;
       const member = broker.join(
         topic,
         this.#groupId,
-        (id) => ({
+        (id) => (self = {
           id,
           hasRoom: () => !this.#stopping && !dispatcher.saturated,
           deliver: (message) => {
@@ -179,7 +182,7 @@ export class Listener extends AbstractListener<object, MemoryServiceConfig> {
               coordinates: { topic, offset: message.offset, key: message.key, deliveryCount: message.deliveryCount },
               headers: message.headers,
               ack: (result) => {
-                broker.ack(topic, this.#groupId, message.offset, member);
+                broker.ack(topic, this.#groupId, message.offset, self as Member);
                 const replyTo = message.headers["reply-to"];
                 if (replyTo !== undefined && result !== undefined) {
                   const { bytes, contentType } = encodeValue(result);
@@ -191,7 +194,7 @@ export class Listener extends AbstractListener<object, MemoryServiceConfig> {
                 queueMicrotask(() => broker.ready(topic, this.#groupId));
               },
               reject: () => {
-                broker.nack(topic, this.#groupId, message.offset, member);
+                broker.nack(topic, this.#groupId, message.offset, self as Member);
               },
             };
             void dispatcher.submit(delivery);
@@ -199,7 +202,7 @@ export class Listener extends AbstractListener<object, MemoryServiceConfig> {
           },
           disconnected: (reason) => {
             const list = this.#subs.get(att.service) ?? [];
-            const i = list.findIndex((s) => s.member === member);
+            const i = list.findIndex((s) => s.member === self);
             if (i >= 0) list.splice(i, 1);
             void this.notifyError(att, reason);
             // Rejoin unless the listener is stopping or the service was detached meanwhile.

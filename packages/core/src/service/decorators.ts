@@ -79,7 +79,7 @@ export function service(listener: Attachable, name?: string | readonly string[])
       return;
     }
     attach(target);
-  }) as DualClassDecorator;
+  });
 }
 
 /**
@@ -113,7 +113,7 @@ export function createServiceConfigDecorator<C extends object>(): (config: C) =>
         return;
       }
       record(target);
-    }) as DualClassDecorator;
+    });
 }
 
 /**

@@ -122,7 +122,7 @@ export abstract class AbstractListener<S extends object, C extends object> imple
       }
       return Promise.resolve();
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(e);
     }
   }
 

@@ -77,7 +77,7 @@ export interface RetryHooks<R> {
  * and resolve with the first success or reject with the last error.
  */
 export function retryAfterFailure<R>(policy: Required<RetryPolicy>, firstError: unknown, hooks: RetryHooks<R>): Promise<R> {
-  if (policy.maxAttempts <= 1 || !policy.retryOn(firstError)) return Promise.reject(firstError as Error);
+  if (policy.maxAttempts <= 1 || !policy.retryOn(firstError)) return Promise.reject(firstError);
   return pRetry(
     async (attemptNumber) => {
       if (attemptNumber === 1) throw new AttemptFailure(toError(firstError));

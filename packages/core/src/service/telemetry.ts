@@ -18,6 +18,8 @@ import {
   type TextMapSetter,
 } from "@opentelemetry/api";
 
+import { toError } from "../errors.ts";
+
 const SCOPE = "@pirouette/core";
 
 /** Message headers as protocols carry them: strings, bytes, or arrays of either. */
@@ -158,8 +160,9 @@ export function startProcessSpan(
 /** @internal */
 export function endSpan(span: Span, error?: unknown): void {
   if (error !== undefined) {
-    span.recordException(error instanceof Error ? error : String(error));
-    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    const err = toError(error);
+    span.recordException(err);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
     span.setAttribute("error.type", error instanceof Error ? error.name : "Error");
   }
   span.end();

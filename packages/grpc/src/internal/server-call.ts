@@ -4,7 +4,7 @@
  * @internal
  * @module
  */
-import { once } from "node:events";
+import { once, type EventEmitter } from "node:events";
 import type { Metadata, sendUnaryData, ServerDuplexStream, ServerReadableStream, ServerUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
 import { PushSource, type Stream } from "@pirouette/core";
 import { GrpcError } from "../errors.ts";
@@ -44,9 +44,15 @@ export class ServerCallState {
     this.finished = new Promise((resolve) => {
       this.#resolveFinished = resolve;
     });
-    call.on("cancelled", () => this.cancel(new GrpcError("CANCELLED", "the client cancelled the call")));
     const deadline = call.getDeadline();
     const at = deadline instanceof Date ? deadline.getTime() : deadline;
+    (call as unknown as EventEmitter).on("cancelled", () =>
+      this.cancel(
+        Number.isFinite(at) && Date.now() >= at - 10
+          ? new GrpcError("DEADLINE_EXCEEDED", "the call's deadline passed")
+          : new GrpcError("CANCELLED", "the client cancelled the call"),
+      ),
+    );
     if (Number.isFinite(at)) {
       this.#deadlineTimer = setTimeout(() => this.cancel(new GrpcError("DEADLINE_EXCEEDED", "the call's deadline passed")), Math.max(0, at - Date.now()));
       this.#deadlineTimer.unref();
@@ -114,7 +120,18 @@ export class ServerCallState {
       await out.close();
       return;
     }
-    await out.forEach((v) => (this.done ? undefined : this.write(v)));
+    const signal = this.controller.signal;
+    await out
+      .pipeTo(
+        {
+          write: (v) => (this.done ? undefined : this.write(v)),
+          close: () => undefined,
+        },
+        { signal, preventClose: true },
+      )
+      .catch((e: unknown) => {
+        if (!signal.aborted) throw e;
+      });
   }
 
   /** Settle OK: the unary response (or the one recorded by `caller.send`), or the end of the stream. */
@@ -140,7 +157,7 @@ export class ServerCallState {
     this.#finish();
     const status = toStatus(error);
     if (this.#trailer !== undefined) status.metadata.merge(this.#trailer);
-    if (this.isWritable) this.call.emit("error", status);
+    if (this.isWritable) (this.call as unknown as EventEmitter).emit("error", status);
     else this.#callback?.(status);
   }
 

@@ -464,7 +464,7 @@ export class ServiceConsumer implements CallerBackend {
     if (!this.#s.payloadMode) return chunk === undefined ? bounds.map((b) => b.record) : chunk.records();
     const n = bounds.length;
     const out = new Array<unknown>(n);
-    for (let i = 0; i < n; i++) out[i] = (bounds[i] as Bound).record.value;
+    for (let i = 0; i < n; i++) out[i] = (bounds[i] as Bound).value;
     return out;
   }
 

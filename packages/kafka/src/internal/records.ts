@@ -11,29 +11,42 @@ import type { ConsumerRecord, Headers, OutgoingHeaders, ProducerRecord } from ".
 import type { WireMessage, WireOutgoing } from "./transport.ts";
 
 /** One fetched record, bound for the service (or carrying why it could not be). */
-export interface Bound {
+export class Bound {
+  readonly topic: string;
+  readonly partition: number;
+  readonly raw: WireMessage;
   /** Position in the fetched batch. */
   readonly index: number;
   readonly offset: number;
-  readonly record: ConsumerRecord<unknown>;
-  readonly raw: WireMessage;
+  /** The bound value (`null` for a tombstone or a record that could not be bound). */
+  readonly value: unknown;
   /** Set when decoding or validation failed: the record goes to `onError` on its own. */
   readonly error: Error | undefined;
+  #record: ConsumerRecord<unknown> | undefined;
+  constructor(topic: string, partition: number, raw: WireMessage, index: number, offset: number, value: unknown, error: Error | undefined) {
+    this.topic = topic;
+    this.partition = partition;
+    this.raw = raw;
+    this.index = index;
+    this.offset = offset;
+    this.value = value;
+    this.error = error;
+  }
+  /** The record as services see it (made on first use: payload mode rarely needs it). */
+  get record(): ConsumerRecord<unknown> {
+    return (this.#record ??= {
+      topic: this.topic,
+      partition: this.partition,
+      offset: this.offset,
+      key: this.raw.key,
+      value: this.value,
+      timestamp: Number(this.raw.timestamp),
+      headers: (this.raw.headers as Headers | undefined) ?? EMPTY_HEADERS,
+    });
+  }
 }
 
 const EMPTY_HEADERS: Headers = Object.freeze({});
-
-function record(topic: string, partition: number, m: WireMessage, offset: number, value: unknown): ConsumerRecord<unknown> {
-  return {
-    topic,
-    partition,
-    offset,
-    key: m.key,
-    value,
-    timestamp: Number(m.timestamp),
-    headers: (m.headers as Headers | undefined) ?? EMPTY_HEADERS,
-  };
-}
 
 /** How values are bound. */
 export interface Binder {
@@ -63,7 +76,7 @@ export function bindMessage(
     }
   }
   const schema = binder.schema;
-  if (schema === undefined) return { index, offset, record: record(topic, partition, m, offset, value), raw: m, error: undefined };
+  if (schema === undefined) return new Bound(topic, partition, m, index, offset, value, undefined);
   let result: StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>;
   try {
     result = schema["~standard"].validate(value);
@@ -74,13 +87,13 @@ export function bindMessage(
     return result.then(
       (r) =>
         r.issues === undefined
-          ? { index, offset, record: record(topic, partition, m, offset, r.value), raw: m, error: undefined }
+          ? new Bound(topic, partition, m, index, offset, r.value, undefined)
           : invalid(schema, topic, partition, m, index, offset, value),
       () => invalid(schema, topic, partition, m, index, offset, value),
     );
   }
   if (result.issues !== undefined) return invalid(schema, topic, partition, m, index, offset, value);
-  return { index, offset, record: record(topic, partition, m, offset, result.value), raw: m, error: undefined };
+  return new Bound(topic, partition, m, index, offset, result.value, undefined);
 }
 
 async function failed(
@@ -99,7 +112,7 @@ async function failed(
   } catch (e) {
     error = e as Error;
   }
-  return { index, offset, record: record(topic, partition, m, offset, null), raw: m, error };
+  return new Bound(topic, partition, m, index, offset, null, error);
 }
 
 async function invalid(
@@ -118,7 +131,7 @@ async function invalid(
   } catch (e) {
     error = e as Error;
   }
-  return { index, offset, record: record(topic, partition, m, offset, value), raw: m, error };
+  return new Bound(topic, partition, m, index, offset, value, error);
 }
 
 /** Bind a batch; one promise at most (only when some record needs one). */
