@@ -47,4 +47,8 @@ export default tseslint.config(
       "@typescript-eslint/no-empty-function": "off",
     },
   },
+  {
+    files: ["**/*.js", "**/*.mjs"],
+    ...tseslint.configs.disableTypeChecked,
+  },
 );

@@ -372,14 +372,21 @@ interface Sample {
   readonly cpuUs: number;
 }
 
+import { PerformanceObserver } from "node:perf_hooks";
+let gcMs = 0;
+new PerformanceObserver((l) => { for (const e of l.getEntries()) gcMs += e.duration; }).observe({ entryTypes: ["gc"] });
 async function trial(arm: Arm, servers: Servers): Promise<Sample> {
   gc();
+  await new Promise((r) => setTimeout(r, 10));
+  const g0 = gcMs;
   counter.reset();
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await arm.run(servers.port);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
+  await new Promise((r) => setTimeout(r, 10));
+  if (process.env["GCDBG"]) console.log(arm.name, "secs", seconds.toFixed(3), "gc ms", (gcMs - g0).toFixed(1), "cpu ms", ((cpu.user + cpu.system) / 1000).toFixed(0));
   return { seconds, cpuUs: cpu.user + cpu.system };
 }
 

@@ -220,7 +220,8 @@ export class GrpcClient<T extends RpcShape<T> = RpcMap> implements AsyncDisposab
         (err, value) => {
           options.signal?.removeEventListener("abort", onAbort);
           if (err !== null) reject(fromServiceError(err));
-          else resolve({ message: value as T[K]["response"], headers, trailers });
+          // grpc-js emits "status" (with the trailers) right after this callback.
+          else queueMicrotask(() => resolve({ message: value as T[K]["response"], headers, trailers }));
         },
       );
       call.on("metadata", (md: Metadata) => {

@@ -132,7 +132,6 @@ describe("grpc.Listener with a plain grpc-js client", () => {
 
   it("aborts the handler's signal and closes its streams when the client cancels", async () => {
     let signal: AbortSignal | undefined;
-    let incomingError: unknown;
     let outClosed = false;
     const { client } = await serve({
       lotsOfReplies(_req: HelloRequest, caller: grpc.Caller<HelloReply>) {
@@ -150,19 +149,16 @@ describe("grpc.Listener with a plain grpc-js client", () => {
       },
       async bidiHello(reqs: Stream<HelloRequest, grpc.GrpcError>, _caller: grpc.Caller<HelloReply>, ctx: HandlerContext) {
         signal = ctx.signal;
-        try {
-          for await (const _ of reqs) void _;
-        } catch (e) {
-          incomingError = e;
-        }
+        await reqs.next();
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+        return { message: "never sent" };
       },
     });
     const call = client.LotsOfReplies({ name: "" });
     call.on("error", () => undefined);
     await new Promise((resolve) => call.once("data", resolve));
     call.cancel();
-    await until(() => signal?.aborted === true).catch(() => { throw new Error("not aborted"); });
-    await until(() => outClosed).catch(() => { throw new Error("not closed"); });
+    await until(() => signal?.aborted === true && outClosed);
     expect(signal?.reason).toMatchObject({ code: "CANCELLED" });
 
     signal = undefined;
@@ -171,9 +167,27 @@ describe("grpc.Listener with a plain grpc-js client", () => {
     bidi.write({ name: "a" });
     await until(() => signal !== undefined);
     bidi.cancel();
+    await until(() => signal?.aborted === true);
+    expect(signal?.reason).toMatchObject({ code: "CANCELLED" });
+  });
+
+  it("fails the request stream with DEADLINE_EXCEEDED when the deadline passes", async () => {
+    let incomingError: unknown;
+    const { client } = await serve({
+      async bidiHello(reqs: Stream<HelloRequest, grpc.GrpcError>) {
+        try {
+          for await (const _ of reqs) void _;
+        } catch (e) {
+          incomingError = e;
+        }
+      },
+    });
+    const bidi = client.BidiHello({ deadline: Date.now() + 300 }) as grpcJs.ClientDuplexStream<HelloRequest, HelloReply>;
+    const failed = new Promise<grpcJs.ServiceError>((resolve) => bidi.on("error", resolve));
+    bidi.write({ name: "a" });
+    expect((await failed).code).toBe(grpcJs.status.DEADLINE_EXCEEDED);
     await until(() => incomingError !== undefined);
-    expect(grpc.GrpcError.is(incomingError) && incomingError.code).toBe("CANCELLED");
-    expect(signal!.aborted).toBe(true);
+    expect(grpc.GrpcError.is(incomingError) && incomingError.code).toBe("DEADLINE_EXCEEDED");
   });
 
   it("aborts the handler's signal when the deadline passes", async () => {

@@ -322,11 +322,11 @@ describe("groups", () => {
     const topic = await createTopic(1);
     await produceRaw(topic, [json({ id: 0 }), json({ id: 1 })]);
     const calls: number[] = [];
-    const l = listener({ groupId: unique("g"), topics: topic, sessionTimeoutMs: 2000, heartbeatIntervalMs: 400, maxPollRecords: 1 });
+    const l = listener({ groupId: unique("g"), topics: topic, sessionTimeoutMs: 3000, heartbeatIntervalMs: 500, maxPollRecords: 1 });
     await l.attach({
       async onConsumerRecord(orders: { id: number }[]) {
         calls.push((orders[0] as { id: number }).id);
-        if (calls.length === 1) await sleep(5000);
+        if (calls.length === 1) await sleep(6500); // more than twice the session timeout
       },
     }, { mode: "payload" });
     await l.start();

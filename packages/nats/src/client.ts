@@ -12,7 +12,6 @@ import { Connection, resolveConnectionParams, toNatsError } from "./internal/con
 import { encodeData, fromMsg, isServiceError, toNatsHeaders } from "./internal/message.ts";
 import { checkSubject } from "./internal/subject.ts";
 import type {
-  Headers,
   JetStreamPublishOptions,
   Message,
   NatsClientOptions,

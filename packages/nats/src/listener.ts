@@ -569,7 +569,9 @@ export class NatsListener extends AbstractListener<object, ResolvedConfig> {
         const nc = await this.#conn.open();
         const m = rec.message;
         const subject = typeof o.subject === "string" ? o.subject : checkSubject(o.subject(m), false, "dead-letter subject");
-        const h = toNatsHeaders({ ...m.headers, ...deadLetterHeaders(rec) });
+        // JetStream: the attempts are the server's deliveries.
+        const attempts = m.jetstream?.deliveryCount ?? rec.attempts;
+        const h = toNatsHeaders({ ...m.headers, ...deadLetterHeaders({ ...rec, attempts }) });
         if (useJs) {
           await jetstream(nc).publish(subject, m.content, h === undefined ? {} : { headers: h });
         } else {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { PirouetteError } from "@pirouette/core";
-import { Client, sql, SqlError, SqlQuery } from "@pirouette/sql";
+import type { SqlQuery } from "@pirouette/sql";
+import { Client, sql, SqlError } from "@pirouette/sql";
 
 describe("sql tag", () => {
   it("renders values as placeholders, never as text", () => {

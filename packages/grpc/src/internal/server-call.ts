@@ -74,6 +74,10 @@ export class ServerCallState {
     });
     this.#incoming = src;
     call.on("data", (v: unknown) => src.push(v));
+    // A client's cancellation can show up as the end of its requests just before grpc-js reports
+    // it ("cancelled" comes on the next tick): end the requests only once that had its chance.
+    // A client's cancel half-closes before it resets the stream, so the handler may see the end
+    // of the requests first; the reset then aborts its signal if it is still running.
     call.on("end", () => src.end());
     call.on("error", (e: unknown) => src.fail(fromServiceError(e)));
     return src.stream;

@@ -52,7 +52,13 @@ function mysqlSession(conn: PoolConnection): Session {
     async run(text) {
       await command(conn, text, []);
     },
-    release: (destroy) => (destroy ? conn.destroy() : conn.release()),
+    release(destroy) {
+      if (!destroy) return conn.release();
+      conn.destroy();
+      // destroy() only half-closes (FIN); a server blocked writing a large result into our full
+      // receive window would keep running the query. Resetting the socket ends it at once.
+      (conn as unknown as { stream?: { destroy?: () => void } }).stream?.destroy?.();
+    },
   };
 }
 
@@ -93,7 +99,9 @@ function mysqlRows(conn: PoolConnection, text: string, values: unknown[], batchS
       if (ended) return true;
       if (!keepSession) return false; // the caller destroys the connection, which ends the result
       // Inside a transaction the connection must survive: read the rest of the result and drop it.
+      stream.removeAllListeners("readable");
       stream.on("data", () => undefined);
+      stream.resume();
       await new Promise<void>((resolve) => {
         if (ended || error !== undefined) resolve();
         else {
