@@ -17,8 +17,9 @@
  *                res.write, honouring drain (the reference: "raw res.write with the same batching")
  *   raw-naive    node:http, the same formatting, one res.write per event, honouring drain
  *
- * Last lines: `ratio sse-vs-raw-batched <ours ÷ raw-batched>` (target ≥ 0.95) and
- * `ratio sse-vs-raw-naive <ours ÷ raw-naive>` (what batching by default buys).
+ * Last lines: `ratio sse-vs-raw-batched <ours ÷ raw-batched>` (target ≥ 0.95),
+ * `ratio sse-vs-raw-naive <ours ÷ raw-naive>` (what batching by default buys) and
+ * `ratio sse-cpu-vs-raw-batched <raw CPU per event ÷ ours>` (steadier on a loaded machine).
  */
 import { createServer, get, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -179,8 +180,12 @@ async function main(): Promise<void> {
     // Paired per trial (the arms ran back to back under the same load), then the median.
     return median(a.map((s, i) => s.rate / (b[i] as Sample).rate));
   };
+  // CPU per event (raw ÷ ours, higher is better) is steadier than wall time on a loaded machine.
+  const cpuRatio = (ours: string, ref: string): number =>
+    median((samples.get(ref) ?? []).map((x) => x.cpuUsPerEvent)) / median((samples.get(ours) ?? []).map((x) => x.cpuUsPerEvent));
   console.log(`ratio sse-vs-raw-batched ${ratio("ours", "raw-batched").toFixed(3)}`);
   console.log(`ratio sse-vs-raw-naive ${ratio("ours", "raw-naive").toFixed(3)}`);
+  console.log(`ratio sse-cpu-vs-raw-batched ${cpuRatio("ours", "raw-batched").toFixed(3)}`);
 }
 
 await main();

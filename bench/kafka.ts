@@ -3,22 +3,23 @@
  * our listener and producer next to raw kafkajs on the same workload, in one process, arms
  * alternated (ABBA …) with gc() between trials, medians and paired ratios.
  *
- *   pnpm bench kafka [--messages 200000] [--partitions 3] [--trials 7] [--produce 50000] [--only consume,produce]
+ *   pnpm bench kafka [--messages 200000] [--partitions 3] [--trials 7] [--produce 50000] [--inflight 4] [--only consume,produce]
  *
  * Consume arms (each trial: a fresh consumer group reads the same prefilled topic from the
- * beginning; timed from the first record received to the last one handled; every record counted,
- * each payload parsed as JSON; offsets committed after each batch; `partitions` partitions
+ * beginning; timed from the first record received to the last one handled; every record counted
+ * and its id summed; each value decoded with core's `json()` codec, the listener's default, so that
+ * every arm parses the same way; offsets committed after each batch; `partitions` partitions
  * consumed in parallel):
- *   eachBatch    raw kafkajs `eachBatch`: JSON.parse each value, resolveOffset, heartbeat, commit the batch
- *   listener     `kafka.Listener` (payload mode, default json codec: safe parse with size, depth,
- *                integer and prototype checks), handler `(values) => sum/count`, default maxPollRecords (500)
- *   listener-plain  the same listener with a codec doing what the raw arms do (JSON.parse of the
- *                UTF-8 text): the framework's own cost, without the safe parser's
+ *   eachBatch    raw kafkajs `eachBatch`: decode each value, resolveOffset, heartbeat, commit the batch
+ *   listener     `kafka.Listener` with its defaults (payload mode, json codec, maxPollRecords 500),
+ *                handler `(values) => sum/count`
  *   eachMessage  raw kafkajs `eachMessage` (the naive reference: one await per record, autoCommit)
+ * A line before the ratios gives the cost of `json()` decoding against `JSON.parse(buf.toString())`
+ * per record (paid by every arm alike).
  *
- * Produce arms (each trial sends `produce` 100-byte records to a fresh topic, 100 records per
- * request, one request at a time, acks all):
- *   raw-batch    kafkajs `producer.send({ messages: 100 })`
+ * Produce arms (each trial sends `produce` ~100-byte JSON records to a fresh topic, 100 records
+ * per request, `inflight` requests at a time (default 4), acks all):
+ *   raw-batch    kafkajs `producer.send({ messages: 100 })` with JSON.stringify'd values
  *   producer     `kafka.Producer.sendBatch(100 records)` (JSON encoding, trace headers)
  *
  * Last lines: `ratio kafka-listener-vs-eachBatch` (target ≥ 0.95),
@@ -28,6 +29,7 @@
  */
 import { randomUUID } from "node:crypto";
 import kafkajs from "kafkajs";
+import { json } from "@pirouette/core";
 import * as kafka from "@pirouette/kafka";
 
 function arg(name: string, fallback: number): number {
@@ -47,6 +49,7 @@ const M = arg("messages", 200_000);
 const PARTITIONS = arg("partitions", 3);
 const TRIALS = arg("trials", 7);
 const PRODUCE = arg("produce", 50_000);
+const INFLIGHT = arg("inflight", 4);
 const ARMS = only();
 
 const gc: () => void =
@@ -54,6 +57,9 @@ const gc: () => void =
   (() => {
     throw new Error("run with --expose-gc (pnpm bench kafka does)");
   });
+
+/** The listener's default codec; the raw arms decode with it too. */
+const codec = json();
 
 const client = new kafkajs.Kafka({ brokers: BROKERS, clientId: "pirouette-bench", logLevel: kafkajs.logLevel.NOTHING });
 const admin = client.admin();
@@ -113,7 +119,7 @@ async function rawEachBatch(topic: string): Promise<Result> {
         cpu0 = process.cpuUsage();
       }
       for (const m of batch.messages) {
-        sum += (JSON.parse((m.value as Buffer).toString()) as { id: number }).id;
+        sum += (codec.decode(m.value as Buffer) as { id: number }).id;
         count++;
         resolveOffset(m.offset);
       }
@@ -148,7 +154,7 @@ async function rawEachMessage(topic: string): Promise<Result> {
         first = performance.now();
         cpu0 = process.cpuUsage();
       }
-      sum += (JSON.parse((message.value as Buffer).toString()) as { id: number }).id;
+      sum += (codec.decode(message.value as Buffer) as { id: number }).id;
       count++;
     },
   });
@@ -159,17 +165,8 @@ async function rawEachMessage(topic: string): Promise<Result> {
   return { ms: end - first, cpuUs: cpu.user + cpu.system, count };
 }
 
-/** What the raw arms do to a value: JSON.parse of its UTF-8 text. */
-const plainJson = {
-  name: "plain-json",
-  contentType: "application/json",
-  encode: (v: unknown): Uint8Array => Buffer.from(JSON.stringify(v)),
-  decode: (b: Uint8Array): unknown => JSON.parse((b as Buffer).toString()),
-};
-
-async function ourListener(topic: string, plain = false): Promise<Result> {
+async function ourListener(topic: string): Promise<Result> {
   const listener = new kafka.Listener(BROKERS, {
-    ...(plain ? { codec: plainJson } : {}),
     groupId: `bench-ours-${randomUUID()}`,
     topics: topic,
     offsetReset: "earliest",
@@ -197,8 +194,26 @@ async function ourListener(topic: string, plain = false): Promise<Result> {
   const end = await until(() => count >= M, 120_000, "listener");
   const cpu = process.cpuUsage(cpu0);
   await listener.gracefulStop();
-  check(plain ? "listener-plain" : "listener", count, sum);
+  check("listener", count, sum);
   return { ms: end - first, cpuUs: cpu.user + cpu.system, count };
+}
+
+/** What decoding one ~100-byte record costs with core's json() codec and with a bare JSON.parse. */
+function decodeCost(): { codec: number; plain: number } {
+  const bufs = Array.from({ length: 2000 }, (_, i) => Buffer.from(payload(i)));
+  let best = { codec: Infinity, plain: Infinity };
+  let sink = 0;
+  for (let r = 0; r < 20; r++) {
+    let t = performance.now();
+    for (const b of bufs) sink += (codec.decode(b) as { id: number }).id;
+    const c = ((performance.now() - t) * 1e6) / bufs.length;
+    t = performance.now();
+    for (const b of bufs) sink += (JSON.parse(b.toString()) as { id: number }).id;
+    const p = ((performance.now() - t) * 1e6) / bufs.length;
+    best = { codec: Math.min(best.codec, c), plain: Math.min(best.plain, p) };
+  }
+  if (sink < 0) console.log(sink);
+  return best;
 }
 
 function check(arm: string, count: number, sum: number): void {
@@ -222,13 +237,18 @@ async function rawProduce(topic: string): Promise<Result> {
   gc();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
+  const inFlight = new Set<Promise<unknown>>();
   for (let i = 0; i < PRODUCE; i += 100) {
-    await p.send({
+    const sent = p.send({
       topic,
       acks: -1,
       messages: values.slice(i, i + 100).map((v) => ({ key: String(v.id % 1024), value: JSON.stringify(v) })),
     });
+    inFlight.add(sent);
+    void sent.then(() => inFlight.delete(sent));
+    if (inFlight.size >= INFLIGHT) await Promise.race(inFlight);
   }
+  await Promise.all(inFlight);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   await p.disconnect();
@@ -241,9 +261,14 @@ async function ourProduce(topic: string): Promise<Result> {
   gc();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
+  const inFlight = new Set<Promise<unknown>>();
   for (let i = 0; i < PRODUCE; i += 100) {
-    await p.sendBatch(values.slice(i, i + 100).map((v) => ({ topic, key: String(v.id % 1024), value: v })));
+    const sent = p.sendBatch(values.slice(i, i + 100).map((v) => ({ topic, key: String(v.id % 1024), value: v })));
+    inFlight.add(sent);
+    void sent.then(() => inFlight.delete(sent));
+    if (inFlight.size >= INFLIGHT) await Promise.race(inFlight);
   }
+  await Promise.all(inFlight);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   await p.close();
@@ -323,22 +348,20 @@ async function main(): Promise<void> {
       const results = await compare([
         { name: "eachBatch", run: () => rawEachBatch(topic) },
         { name: "listener", run: () => ourListener(topic) },
-        { name: "listener-plain", run: () => ourListener(topic, true) },
         { name: "eachMessage", run: () => rawEachMessage(topic) },
       ]);
       summary(results);
       const r1 = pairedRatio(results, "listener", "eachBatch");
       const r2 = pairedRatio(results, "listener", "eachMessage");
-      const r3 = pairedRatio(results, "listener-plain", "eachBatch");
       console.log(`listener ÷ eachBatch per round: median ${r1.median.toFixed(3)} (min ${r1.min.toFixed(3)}, max ${r1.max.toFixed(3)})`);
-      console.log(`listener-plain ÷ eachBatch per round: median ${r3.median.toFixed(3)} (min ${r3.min.toFixed(3)}, max ${r3.max.toFixed(3)})`);
-      console.log(`CPU per record, listener ÷ eachBatch: ${cpuRatio(results, "listener", "eachBatch").toFixed(3)}; listener-plain ÷ eachBatch: ${cpuRatio(results, "listener-plain", "eachBatch").toFixed(3)}`);
+      console.log(`CPU per record, listener ÷ eachBatch: ${cpuRatio(results, "listener", "eachBatch").toFixed(3)}`);
+      const d = decodeCost();
+      console.log(`json() decode ${d.codec.toFixed(0)} ns vs JSON.parse(buf.toString()) ${d.plain.toFixed(0)} ns per record (best of 20; in every arm)`);
       ratios.push(`ratio kafka-listener-vs-eachBatch ${r1.median.toFixed(3)}`);
-      ratios.push(`ratio kafka-listener-plain-vs-eachBatch ${r3.median.toFixed(3)}`);
       ratios.push(`ratio kafka-listener-vs-eachMessage ${r2.median.toFixed(3)}`);
     }
     if (ARMS.has("produce")) {
-      console.log(`produce (${PRODUCE} records, 100 per request)`);
+      console.log(`produce (${PRODUCE} records, 100 per request, ${INFLIGHT} requests in flight)`);
       const results = await compare([
         {
           name: "raw-batch",

@@ -192,13 +192,6 @@ const bulk: Workload = {
     setup: () => ourServer({ onBytes: (d) => void counter.add(d.length) }),
     async run(port) {
       const total = MIB * 1024 * 1024;
-      if (process.env["RAWC"] === "1") {
-        const s = await connectRaw(port);
-        for (let sent = 0; sent < total; sent += CHUNK) if (!s.write(bulkChunk)) await drain(s);
-        await counter.until(total);
-        await closeRaw(s);
-        return;
-      }
       const c = new tcp.Client("127.0.0.1", port);
       for (let sent = 0; sent < total; sent += CHUNK) await c.writeBytes(bulkChunk);
       await counter.until(total);
@@ -372,21 +365,14 @@ interface Sample {
   readonly cpuUs: number;
 }
 
-import { PerformanceObserver } from "node:perf_hooks";
-let gcMs = 0;
-new PerformanceObserver((l) => { for (const e of l.getEntries()) gcMs += e.duration; }).observe({ entryTypes: ["gc"] });
 async function trial(arm: Arm, servers: Servers): Promise<Sample> {
   gc();
-  await new Promise((r) => setTimeout(r, 10));
-  const g0 = gcMs;
   counter.reset();
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await arm.run(servers.port);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
-  await new Promise((r) => setTimeout(r, 10));
-  if (process.env["GCDBG"]) console.log(arm.name, "secs", seconds.toFixed(3), "gc ms", (gcMs - g0).toFixed(1), "cpu ms", ((cpu.user + cpu.system) / 1000).toFixed(0));
   return { seconds, cpuUs: cpu.user + cpu.system };
 }
 

@@ -15,8 +15,9 @@
  *             the per-connection ordered dispatch, spans/metrics hooks and flow control included
  *   client    a websocket.Client (`await writeTextMessage`) → the plain ws server
  *
- * Last lines: `ratio websocket-listener-vs-ws <listener ÷ raw>` and
- * `ratio websocket-client-vs-ws <client ÷ raw>` (targets ≥ 0.95).
+ * Last lines: `ratio websocket-listener-vs-ws <listener ÷ raw>`,
+ * `ratio websocket-client-vs-ws <client ÷ raw>` (targets ≥ 0.95), and the same two comparisons
+ * on CPU per message (`…-cpu-vs-ws`, raw ÷ ours; steadier on a loaded machine).
  */
 import type { AddressInfo } from "node:net";
 import * as websocket from "@pirouette/websocket";
@@ -152,8 +153,13 @@ async function main(): Promise<void> {
     const b = samples.get(ref) ?? [];
     return median(a.map((s, i) => s.rate / (b[i] as Sample).rate));
   };
+  // CPU per message (raw ÷ ours, higher is better) is steadier than wall time on a loaded machine.
+  const cpuRatio = (ours: string, ref: string): number =>
+    median((samples.get(ref) ?? []).map((x) => x.cpuUsPerMessage)) / median((samples.get(ours) ?? []).map((x) => x.cpuUsPerMessage));
   console.log(`ratio websocket-listener-vs-ws ${ratio("listener", "raw").toFixed(3)}`);
   console.log(`ratio websocket-client-vs-ws ${ratio("client", "raw").toFixed(3)}`);
+  console.log(`ratio websocket-listener-cpu-vs-ws ${cpuRatio("listener", "raw").toFixed(3)}`);
+  console.log(`ratio websocket-client-cpu-vs-ws ${cpuRatio("client", "raw").toFixed(3)}`);
 }
 
 await main();

@@ -275,7 +275,7 @@ export class GrpcClient<T extends RpcShape<T> = RpcMap> implements AsyncDisposab
     if (options.signal?.aborted === true) throw new GrpcError("CANCELLED", "the call was cancelled before it started", { cause: options.signal.reason });
     let settled = false;
     let onAbort: () => void = () => undefined;
-    const input = Stream.from(requests as StreamInput<T[K]["request"]>);
+    const input = Stream.from(requests);
     const response = new Promise<T[K]["response"]>((resolve, reject) => {
       const call = this.#raw.makeClientStreamRequest(
         info.path,
@@ -289,7 +289,7 @@ export class GrpcClient<T extends RpcShape<T> = RpcMap> implements AsyncDisposab
           if (err !== null) {
             void input.close();
             reject(fromServiceError(err));
-          } else resolve(value as T[K]["response"]);
+          } else resolve(value);
         },
       );
       onAbort = () => call.cancel();
@@ -306,7 +306,7 @@ export class GrpcClient<T extends RpcShape<T> = RpcMap> implements AsyncDisposab
           call.cancel();
           if (!settled) {
             settled = true;
-            reject(e as Error);
+            reject(e);
           }
         }
       })();

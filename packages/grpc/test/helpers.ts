@@ -27,17 +27,26 @@ export function rawGreeter(): grpcJs.ServiceClientConstructor {
   return pkg.pirouette.test.Greeter;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type RawClient = grpcJs.Client & Record<string, (...args: any[]) => any>;
+ 
+type AnyFn = (...args: any[]) => any;
+/** A plain grpc-js client of pirouette.test.Greeter (or Other). */
+export interface RawClient extends grpcJs.Client {
+  SayHello: AnyFn;
+  LotsOfReplies: AnyFn;
+  LotsOfGreetings: AnyFn;
+  BidiHello: AnyFn;
+  Upload: AnyFn;
+  Ping: AnyFn;
+}
 
 export function rawClient(port: number, options: grpcJs.ChannelOptions = {}): RawClient {
   const Ctor = rawGreeter();
-  return new Ctor(`127.0.0.1:${port}`, grpcJs.credentials.createInsecure(), options) as RawClient;
+  return new Ctor(`127.0.0.1:${port}`, grpcJs.credentials.createInsecure(), options) as unknown as RawClient;
 }
 
-export function rawUnary<T>(client: RawClient, method: string, request: unknown, options: { metadata?: grpcJs.Metadata; deadline?: number } = {}): Promise<T> {
+export function rawUnary<T>(client: RawClient, method: "SayHello" | "Upload" | "Ping", request: unknown, options: { metadata?: grpcJs.Metadata; deadline?: number } = {}): Promise<T> {
   return new Promise((resolve, reject) => {
-    const fn = client[method] as (...a: unknown[]) => unknown;
+    const fn = client[method];
     fn.call(client, request, options.metadata ?? new grpcJs.Metadata(), options.deadline === undefined ? {} : { deadline: options.deadline }, (err: Error | null, res: T) =>
       err === null ? resolve(res) : reject(err),
     );

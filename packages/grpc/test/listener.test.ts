@@ -168,7 +168,7 @@ describe("grpc.Listener with a plain grpc-js client", () => {
     await until(() => signal !== undefined);
     bidi.cancel();
     await until(() => signal?.aborted === true);
-    expect(signal?.reason).toMatchObject({ code: "CANCELLED" });
+    expect((signal as AbortSignal | undefined)?.reason).toMatchObject({ code: "CANCELLED" });
   });
 
   it("fails the request stream with DEADLINE_EXCEEDED when the deadline passes", async () => {
@@ -320,7 +320,7 @@ describe("grpc.Listener with a plain grpc-js client", () => {
     await listener.start();
     const def = grpc.loadProto(PROTO).definition("Other");
     const Ctor = grpcJs.makeGenericClientConstructor(def, "Other");
-    const client = new Ctor(`127.0.0.1:${listener.port}`, grpcJs.credentials.createInsecure()) as RawClient;
+    const client = new Ctor(`127.0.0.1:${listener.port}`, grpcJs.credentials.createInsecure()) as unknown as RawClient;
     cleanup.push(() => client.close());
     expect(await rawUnary(client, "Ping", { name: "q" })).toEqual({ message: "pong q" });
   });

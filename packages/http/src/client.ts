@@ -12,7 +12,15 @@ import { HttpError } from "./errors.ts";
 import type { EventsOptions, HttpClientOptions, QueryValue, RequestOptions } from "./options.ts";
 import type { SseEvent } from "./sse.ts";
 
-/** A response as {@link HttpClient.request} resolves it: status, headers and the decoded body. */
+/**
+ * A response as {@link HttpClient.request} resolves it: status, headers and the decoded body.
+ *
+ * @example
+ * ```ts
+ * const res: ClientResponse = await client.request("GET", "/health");
+ * if (res.status === 503) retryLater(res.headers.get("retry-after"));
+ * ```
+ */
 export interface ClientResponse<T = unknown> {
   readonly status: number;
   readonly headers: Headers;

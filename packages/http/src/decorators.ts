@@ -29,6 +29,11 @@ export function getResourceSpecs(fn: unknown): readonly ResourceSpec[] | undefin
  * A method decorator for a resource whose handler takes `TRequest` first, usable in legacy
  * and standard decorator modes. tsc checks the method's first parameter against the route's
  * request type (error TS1241 when it does not fit).
+ *
+ * @example
+ * ```ts
+ * const byId: ResourceDecorator<http.Request<{ id: string }>> = http.get("/orders/:id");
+ * ```
  */
 export interface ResourceDecorator<TRequest> {
   <F extends (request: TRequest, ...rest: never[]) => unknown>(

@@ -6,7 +6,7 @@
 import { PirouetteError, type PirouetteErrorOptions } from "@pirouette/core";
 
 /**
- * The codes an {@link HttpError} carries. Status-named codes (`"NOT_FOUND"`, …) pick their
+ * The codes an {@link HttpError} carries (`const c: HttpErrorCode = "NOT_FOUND"`). Status-named codes (`"NOT_FOUND"`, …) pick their
  * status by default when a handler throws them; the others describe client and listener
  * failures. The type stays open for the codes core builds (`HTTP_UNKNOWN_METHOD`, …).
  */
@@ -79,7 +79,14 @@ export const CLIENT_CODES: ReadonlySet<string> = new Set([
   "CLOSED",
 ]);
 
-/** Options of {@link HttpError}. */
+/**
+ * Options of {@link HttpError}.
+ *
+ * @example
+ * ```ts
+ * throw new HttpError("TOO_MANY_REQUESTS", "slow down", { headers: { "retry-after": "5" } });
+ * ```
+ */
 export interface HttpErrorOptions extends PirouetteErrorOptions {
   /**
    * The HTTP status. Default: from the code (`NOT_FOUND` → 404, …), 0 for client failures

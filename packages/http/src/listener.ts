@@ -35,6 +35,11 @@ import { HttpResponse, type ResponseInit } from "./response.ts";
  * The service shape: any methods declared as resources (decorators or a `resources` map),
  * and an optional `onError(error, request)` that hears about failed requests (everything
  * but `HttpError`s below 500 the handler threw on purpose).
+ *
+ * @example
+ * ```ts
+ * const svc: http.Service = { onError: (err, req) => log.error({ err, path: req?.path }) };
+ * ```
  */
 export interface HttpService {
   onError?(error: Error, request?: Request): unknown;
@@ -43,6 +48,11 @@ export interface HttpService {
 /**
  * Handles a WebSocket (or other) upgrade request. Return true to take it; the socket is then
  * yours. Used by `@pirouette/websocket` to share a listener's server.
+ *
+ * @example
+ * ```ts
+ * const handler: UpgradeHandler = (req, socket) => req.url === "/raw" && (socket.end(), true);
+ * ```
  */
 export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
 

@@ -9,7 +9,14 @@ import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { Caller } from "./caller.ts";
 import type { Request } from "./request.ts";
 
-/** TLS settings: Node's `tls` server options (key, cert, ca, requestCert, …). */
+/**
+ * TLS settings: Node's `tls` server options (key, cert, ca, requestCert, …).
+ *
+ * @example
+ * ```ts
+ * new http.Listener(8443, { tls: { key: readFileSync("key.pem"), cert: readFileSync("cert.pem") } });
+ * ```
+ */
 export type HttpTlsOptions = SecureContextOptions & TlsOptions;
 
 /**
@@ -88,7 +95,14 @@ export interface ResourceOptions {
   readonly maxBodyBytes?: number;
 }
 
-/** A resource handler: the request first, the caller second, the dispatch context third. */
+/**
+ * A resource handler: the request first, the caller second, the dispatch context third.
+ *
+ * @example
+ * ```ts
+ * const ping: ResourceHandler = (_req, caller) => ({ pong: caller.remoteAddress });
+ * ```
+ */
 export type ResourceHandler = (
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   request: Request<any, any, any>,
@@ -96,7 +110,14 @@ export type ResourceHandler = (
   context: HandlerContext,
 ) => unknown;
 
-/** A decorator-free resource: its handler (a function or the name of a service method) and options. */
+/**
+ * A decorator-free resource: its handler (a function or the name of a service method) and options.
+ *
+ * @example
+ * ```ts
+ * const create: ResourceDefinition = { handler: "create", body: Order, maxBodyBytes: 16 * 1024 };
+ * ```
+ */
 export interface ResourceDefinition extends ResourceOptions {
   readonly handler: ResourceHandler | string;
 }
@@ -151,7 +172,14 @@ export interface HttpClientOptions {
   readonly codec?: Codec<unknown>;
 }
 
-/** A query value: repeated keys take an array; `undefined` entries are skipped. */
+/**
+ * A query value: repeated keys take an array; `undefined` entries are skipped.
+ *
+ * @example
+ * ```ts
+ * const query: Record<string, QueryValue> = { limit: 10, tag: ["a", "b"], cursor: undefined };
+ * ```
+ */
 export type QueryValue = string | number | boolean | readonly (string | number | boolean)[] | undefined;
 
 /**

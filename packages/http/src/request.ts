@@ -7,7 +7,15 @@ import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { ResourceOptions } from "./options.ts";
 
-/** The parsed query: one value per key, or an array when the key repeats. */
+/**
+ * The parsed query: one value per key, or an array when the key repeats.
+ *
+ * @example
+ * ```ts
+ * // GET /orders?status=open&tag=a&tag=b
+ * req.query; // { status: "open", tag: ["a", "b"] }
+ * ```
+ */
 export type Query = Readonly<Record<string, string | readonly string[]>>;
 
 /**

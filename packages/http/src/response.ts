@@ -4,7 +4,14 @@
  * @module
  */
 
-/** Options of {@link HttpResponse}. */
+/**
+ * Options of {@link HttpResponse}.
+ *
+ * @example
+ * ```ts
+ * const init: ResponseInit = { status: 202, headers: { location: "/jobs/7" } };
+ * ```
+ */
 export interface ResponseInit {
   /** Default 200 (201 for POST with a body, 204 without a body). */
   readonly status?: number;

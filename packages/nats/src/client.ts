@@ -257,10 +257,13 @@ export class NatsClient implements Sink<unknown>, AsyncDisposable {
     checkSubject(subject, true);
     const limit = options.limit ?? 65_536;
     let sub: Subscription | undefined;
+    const overflow = options.overflow ?? "error";
     const source: PushSource<Message, NatsError> = new PushSource<Message, NatsError>({
       highWaterMark: limit,
       limit,
-      overflow: options.overflow ?? "error",
+      overflow,
+      // Needed for drop-oldest to drop at all (core PushSource only shifts when onDrop is set).
+      onDrop: () => undefined,
       onClose: () => {
         this.#sources.delete(source);
         sub?.unsubscribe();
@@ -275,6 +278,15 @@ export class NatsClient implements Sink<unknown>, AsyncDisposable {
           callback: (err, msg) => {
             if (err !== null) {
               source.fail(toNatsError(err, `the subscription to "${subject}" failed`));
+              return;
+            }
+            if (overflow === "error" && source.buffered >= limit) {
+              source.fail(
+                new NatsError("NATS_BACKPRESSURE", `the subscribe() stream on "${subject}" is ${limit} messages behind; core NATS cannot slow the publisher down`, {
+                  coordinates: { subject },
+                }),
+              );
+              sub?.unsubscribe();
               return;
             }
             if (!source.push(fromMsg(msg)) && source.isClosed) sub?.unsubscribe();

@@ -18,3 +18,5 @@ export type { SqlTag, Dialect } from "./sql-template.ts";
 export { SqlError } from "./errors.ts";
 export type { SqlErrorCode, SqlErrorOptions } from "./errors.ts";
 export type { ClientOptions, QueryOptions, ExecutionResult, Row } from "./options.ts";
+export { CdcListener, CdcListener as Listener, CdcServiceConfig } from "./cdc-listener.ts";
+export type { CdcService, CdcService as Service, CdcListenerOptions } from "./cdc-listener.ts";

@@ -12,7 +12,15 @@ import { WebSocketError } from "./errors.ts";
 import { encodeMessage } from "./internal/encode.ts";
 import type { ReconnectOptions, WebSocketClientOptions } from "./options.ts";
 
-/** A received message: text as a string, binary as bytes. */
+/**
+ * A received message: text as a string, binary as bytes.
+ *
+ * @example
+ * ```ts
+ * const m: Message = await client.messages().first() ?? "";
+ * if (typeof m === "string") console.log(m);
+ * ```
+ */
 export type Message = string | Uint8Array;
 
 const DEFAULT_MAX_FRAME = 1024 * 1024;

@@ -6,7 +6,7 @@
 import { PirouetteError, type PirouetteErrorOptions } from "@pirouette/core";
 
 /**
- * The codes a {@link WebSocketError} carries (the type stays open for the codes core builds,
+ * The codes a {@link WebSocketError} carries (`const c: WebSocketErrorCode = "SLOW_CONSUMER"`) (the type stays open for the codes core builds,
  * such as `WEBSOCKET_UNKNOWN_METHOD`).
  */
 export type WebSocketErrorCode =
@@ -30,7 +30,14 @@ export type WebSocketErrorCode =
   | "INVALID_ARGUMENT"
   | (string & {});
 
-/** Options of {@link WebSocketError}. */
+/**
+ * Options of {@link WebSocketError}.
+ *
+ * @example
+ * ```ts
+ * throw new WebSocketError("UPGRADE_REFUSED", "maintenance", { status: 503 });
+ * ```
+ */
 export interface WebSocketErrorOptions extends PirouetteErrorOptions {
   /** The HTTP status of a refused upgrade (default 403 for `UPGRADE_REFUSED`). */
   readonly status?: number;

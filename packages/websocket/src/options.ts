@@ -120,6 +120,11 @@ export interface WebSocketServiceConfig {
 /**
  * Reconnection settings of a {@link WebSocketClientOptions}: delays grow from `initialDelayMs`
  * by ×2 (with jitter) up to `maxDelayMs`; after `maxAttempts` failures in a row the client gives up.
+ *
+ * @example
+ * ```ts
+ * new websocket.Client(url, { reconnect: { maxAttempts: 20, initialDelayMs: 250, maxDelayMs: 10_000 } });
+ * ```
  */
 export interface ReconnectOptions {
   readonly maxAttempts?: number;

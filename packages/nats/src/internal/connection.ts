@@ -66,6 +66,11 @@ export function toNatsError(e: unknown, context: string, fallback: NatsErrorCode
   const make = (code: NatsErrorCode, extra: { apiCode?: number; status?: number } = {}): NatsError =>
     new NatsError(code, `${context}: ${err.message}`, { cause: e, ...where, ...extra });
   if (err instanceof errors.TimeoutError) return make("NATS_TIMEOUT");
+  // nats.js reports a JetStream publish nobody answered as "jetstream is not enabled".
+  const inner = (err as { cause?: unknown }).cause;
+  if (inner instanceof errors.NoRespondersError || (inner instanceof errors.RequestError && inner.isNoResponders())) {
+    return new NatsError("NATS_NO_RESPONDERS", `${context}: no responders (for JetStream: no stream captures the subject)`, { cause: e, ...where });
+  }
   if (err instanceof errors.NoRespondersError) return make("NATS_NO_RESPONDERS");
   if (err instanceof errors.RequestError) {
     if (err.isNoResponders()) return make("NATS_NO_RESPONDERS");

@@ -509,7 +509,6 @@ export class TcpServer {
     b.frames = frames;
     b.next = 0;
     conn.busy = true;
-    if (process.env["HACK"] === "1") { this.#runFrames(b, undefined as never); this.settled(conn); return; }
     void conn.active.dispatcher.submit(conn.bytesDelivery);
     if (conn.busy) this.#pause(conn);
   }
