@@ -22,9 +22,8 @@
  *   raw-batch    kafkajs `producer.send({ messages: 100 })` with JSON.stringify'd values
  *   producer     `kafka.Producer.sendBatch(100 records)` (JSON encoding, trace headers)
  *
- * Last lines: `ratio kafka-listener-vs-eachBatch` (target ≥ 0.95),
- * `ratio kafka-listener-plain-vs-eachBatch`, `ratio kafka-listener-vs-eachMessage` and
- * `ratio kafka-producer-vs-raw` (target ≥ 0.97); higher is better. Each is the median of the
+ * Last lines: `ratio kafka-listener-vs-eachBatch` (target ≥ 0.95), `ratio kafka-listener-vs-eachMessage`
+ * and `ratio kafka-producer-vs-raw` (target ≥ 0.97); higher is better. Each is the median of the
  * per-round ratios (the arms of a round run back to back, so they share the machine's load).
  */
 import { randomUUID } from "node:crypto";

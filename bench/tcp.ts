@@ -21,8 +21,7 @@
  * `ratio tcp-echo` (ours ÷ raw, throughput; targets: bulk ≥ 0.97, per-item ≥ 0.90, chunk ≥ 0.97).
  */
 import net from "node:net";
-// The package is imported by path: bench/package.json does not list @pirouette/tcp yet.
-import * as tcp from "../packages/tcp/src/index.ts";
+import * as tcp from "@pirouette/tcp";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

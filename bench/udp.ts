@@ -19,8 +19,7 @@
  * datagrams/s; target ≥ 0.95 at equal loss).
  */
 import dgram from "node:dgram";
-// The package is imported by path: bench/package.json does not list @pirouette/udp yet.
-import * as udp from "../packages/udp/src/index.ts";
+import * as udp from "@pirouette/udp";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

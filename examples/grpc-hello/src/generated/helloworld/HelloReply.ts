@@ -1,0 +1,10 @@
+// Original file: proto/hello.proto
+
+
+export interface HelloReply {
+  'message'?: (string);
+}
+
+export interface HelloReply__Output {
+  'message': (string);
+}
