@@ -85,6 +85,8 @@ export class MqttClient implements Sink<unknown>, AsyncDisposable {
   #queued = 0;
   #queuedBytes = 0;
   #responseSub: Promise<unknown> | undefined;
+  /** The last topic name that passed the checks (publishers mostly repeat theirs). */
+  #lastTopic: string | undefined;
 
   constructor(serverUri?: string, clientId?: string, options: MqttClientOptions = {}) {
     this.#o = options;
@@ -109,7 +111,7 @@ export class MqttClient implements Sink<unknown>, AsyncDisposable {
 
   #newConnection(): Connection {
     return new Connection(this.#params, this.#logger, {
-      onPublish: (packet, done) => this.#onPublish(packet, done),
+      onPublish: (packet) => this.#onPublish(packet),
       onFatal: (err) => this.#failAll(err),
     });
   }
@@ -164,7 +166,10 @@ export class MqttClient implements Sink<unknown>, AsyncDisposable {
    *   `MQTT_PACKET_TOO_LARGE`, `MQTT_PUBLISH_FAILED`, `MQTT_CLOSED`, `MQTT_ENCODE`
    */
   async publish(topic: string, message: PublishMessage): Promise<DeliveryToken> {
-    checkTopicName(topic);
+    if (topic !== this.#lastTopic) {
+      checkTopicName(topic);
+      this.#lastTopic = topic;
+    }
     if (typeof message !== "object" || message === null || !("payload" in message)) {
       throw new MqttError("MQTT_INVALID_CONFIG", "publish() needs a message: { payload, qos?, retained?, properties? }");
     }
@@ -319,7 +324,7 @@ export class MqttClient implements Sink<unknown>, AsyncDisposable {
     return response;
   }
 
-  #onPublish(packet: IPublishPacket, done: () => void): void {
+  #onPublish(packet: IPublishPacket): Promise<unknown> | undefined {
     const message = toMessage(packet);
     if (message.topic === this.#responseTopic) {
       const corr = message.properties?.correlationData;
@@ -329,13 +334,11 @@ export class MqttClient implements Sink<unknown>, AsyncDisposable {
         clearTimeout(pending.timer);
         this.#requests.delete(id);
         pending.resolve(message);
-        done();
-        return;
+        return undefined;
       }
       if (!this.#subs.has(this.#responseTopic)) {
         this.#logger.debug({ topic: message.topic }, "late or unknown response dropped");
-        done();
-        return;
+        return undefined;
       }
     }
     if (this.#sources.size === 0) {
@@ -344,16 +347,13 @@ export class MqttClient implements Sink<unknown>, AsyncDisposable {
         this.#early.shift();
         if (this.#earlyDropped++ === 0) this.#logger.warn({ receiveBuffer: this.#receiveBuffer }, "no receive() stream is open: oldest messages dropped");
       }
-      done();
-      return;
+      return undefined;
     }
     let full = false;
     for (const s of this.#sources) if (!s.push(message)) full = true;
-    if (!full) {
-      done();
-      return;
-    }
-    void Promise.all([...this.#sources].map((s) => s.ready())).then(done, done);
+    if (!full) return undefined;
+    // Stop reading from the broker until every stream's consumer has caught up.
+    return Promise.all([...this.#sources].map((s) => s.ready()));
   }
 
   // ---------------------------------------------------------------- lifecycle

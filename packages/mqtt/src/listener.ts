@@ -20,9 +20,10 @@ import {
   type Delivery,
   type Dispatcher,
   type HandlerContext,
+  type HeaderValue,
   type ServiceSpec,
 } from "@pirouette/core";
-import { Caller } from "./caller.ts";
+import { Caller, type CallerContext } from "./caller.ts";
 import { MqttError, type MqttErrorCode } from "./errors.ts";
 import { Connection, resolveConnectionParams, type AckEntry, type ConnectionParams } from "./internal/connection.ts";
 import { encodePayload, toMessage, toPacketProperties, traceHeaders } from "./internal/encode.ts";
@@ -86,24 +87,118 @@ interface ResolvedConfig extends MqttServiceConfig {
 }
 
 /** One message as shared by the services it was routed to. */
-interface Shared {
+class Shared {
   readonly entry: AckEntry | undefined;
   remaining: number;
-  rejected: boolean;
-  reasonCode: number;
+  rejected = false;
+  reasonCode = 0;
+  constructor(entry: AckEntry | undefined, remaining: number) {
+    this.entry = entry;
+    this.remaining = remaining;
+  }
 }
 
-interface Inbound extends Delivery<Message> {
+/** What a delivery needs from its listener (one per service, not per message). */
+interface RouteOps {
+  readonly manualAcks: boolean;
+  /** Settle the message on the wire (PUBACK, or withhold it). */
+  finish(shared: Shared, ok: boolean): boolean;
+  respond(message: Message, response: PublishMessage): Promise<DeliveryToken>;
+  warnNotCompleted(coordinates: Readonly<Record<string, unknown>>): void;
+}
+
+/**
+ * A message delivered to one service: the dispatcher's {@link Delivery} and the context of its
+ * {@link Caller}. A class (no closures per message): this is the hot path.
+ */
+class Inbound implements Delivery<Message>, CallerContext {
+  readonly message: Message;
+  readonly key: string | undefined;
+  readonly destination: string;
+  readonly coordinates: Readonly<Record<string, unknown>>;
+  readonly headers: Readonly<Record<string, HeaderValue>> | undefined;
   readonly shared: Shared;
+  readonly ops: RouteOps;
   readonly caller: Caller;
-  settled: boolean;
-  failed: boolean;
+  settled = false;
+  failed = false;
+
+  constructor(message: Message, key: string | undefined, shared: Shared, ops: RouteOps) {
+    this.message = message;
+    this.key = key;
+    this.destination = message.topic;
+    this.coordinates = {
+      topic: message.topic,
+      messageId: message.messageId,
+      qos: message.qos,
+      retained: message.retained,
+      duplicate: message.duplicate,
+    };
+    this.headers = traceHeaders(message);
+    this.shared = shared;
+    this.ops = ops;
+    this.caller = new Caller(this);
+  }
+
+  get manualAcks(): boolean {
+    return this.ops.manualAcks;
+  }
+
+  complete(): boolean {
+    return this.ops.finish(this.shared, true);
+  }
+
+  respond(response: PublishMessage): Promise<DeliveryToken> {
+    return this.ops.respond(this.message, response);
+  }
+
+  ack(result: unknown): unknown {
+    if (!this.failed && result !== undefined && this.caller.canAutoRespond) {
+      return this.caller.respond({ payload: result }).then(
+        () => this.#settleSuccess(),
+        (e: unknown) => {
+          this.#settleSuccess();
+          throw e;
+        },
+      );
+    }
+    this.#settleSuccess();
+    return undefined;
+  }
+
+  reject(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.shared.rejected = true;
+    this.#serviceDone();
+  }
+
+  #settleSuccess(): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.ops.manualAcks && !this.failed) {
+      // The handler acknowledges with caller.complete(); one that did not leaves the message
+      // for redelivery when the session resumes.
+      if (!this.caller.isCompleted && this.message.qos === 1) this.ops.warnNotCompleted(this.coordinates);
+      return;
+    }
+    this.#serviceDone();
+  }
+
+  /** One service finished with the message; the last one settles it on the wire. */
+  #serviceDone(): void {
+    const shared = this.shared;
+    if (--shared.remaining > 0) return;
+    this.ops.finish(shared, !shared.rejected);
+  }
 }
 
 interface Route {
   readonly att: Attachment<object, ResolvedConfig>;
   readonly filters: readonly ResolvedSubscription[] | undefined;
   readonly dispatcher: Dispatcher<Message>;
+  readonly ops: RouteOps;
+  readonly orderBy: false | "topic" | ((message: Message) => string | undefined);
 }
 
 const REASON_UNSPECIFIED = 0x80;
@@ -223,7 +318,7 @@ export class MqttListener extends AbstractListener<object, ResolvedConfig> {
   protected async onStart(attachments: Attachment<object, ResolvedConfig>[]): Promise<void> {
     this.#warnUnsafeSession(attachments);
     const conn = new Connection(this.#params, this.logger, {
-      onPublish: (packet, done) => this.#onPublish(packet, done),
+      onPublish: (packet) => this.#onPublish(packet),
       onError: (err) => this.#broadcastError(err),
       onFatal: (err) => {
         this.#stopping = true;
@@ -345,109 +440,49 @@ export class MqttListener extends AbstractListener<object, ResolvedConfig> {
         route.dispatcher.close();
       },
     });
-    const route: Route = { att, filters: att.config.filters, dispatcher };
+    const ops: RouteOps = {
+      manualAcks: this.#manualAcks,
+      finish: (shared, ok) => this.#finish(shared, ok),
+      respond: (message, response) => this.#respond(route, message, response),
+      warnNotCompleted: (coordinates) =>
+        this.logger.warn(
+          { coordinates },
+          "manualAcks: the handler finished without caller.complete(); the message and those behind it stay unacknowledged until the session resumes",
+        ),
+    };
+    // With one handler at a time the order is total already: no ordering keys to keep.
+    const orderBy = o.orderBy ?? (this.#concurrency === 1 ? false : "topic");
+    const route: Route = { att, filters: att.config.filters, dispatcher, ops, orderBy };
     this.#routes.set(att.service, route);
     return route;
   }
 
-  #onPublish(packet: IPublishPacket, done: () => void): void {
+  #onPublish(packet: IPublishPacket): Promise<unknown> | undefined {
     const conn = this.#conn as Connection;
     const entry = conn.track(packet);
     if (this.#stopping) {
       // Not handled: no PUBACK, so the broker redelivers it to the next session.
       if (entry !== undefined) conn.settle(entry, false);
-      done();
-      return;
+      return undefined;
     }
     const message = toMessage(packet);
-    const routes: Route[] = [];
+    let routes: Route[] | undefined;
     for (const r of this.#routes.values()) {
-      if (r.filters === undefined || r.filters.some((f) => topicMatches(f.topic, message.topic))) routes.push(r);
+      if (r.filters === undefined || r.filters.some((f) => topicMatches(f.topic, message.topic))) (routes ??= []).push(r);
     }
-    if (routes.length === 0) {
+    if (routes === undefined) {
       this.logger.warn({ topic: message.topic }, "no service handles this topic; message acknowledged and dropped");
       if (entry !== undefined) conn.settle(entry, true);
-      done();
-      return;
+      return undefined;
     }
-    const shared: Shared = { entry, remaining: routes.length, rejected: false, reasonCode: 0 };
+    const shared = new Shared(entry, routes.length);
     let waits: Promise<void>[] | undefined;
     for (const r of routes) {
-      void r.dispatcher.submit(this.#delivery(r, message, shared));
+      const key = r.orderBy === false ? undefined : r.orderBy === "topic" ? message.topic : r.orderBy(message);
+      void r.dispatcher.submit(new Inbound(message, key, shared, r.ops));
       if (r.dispatcher.saturated) (waits ??= []).push(r.dispatcher.whenReady());
     }
-    if (waits === undefined) done();
-    else void Promise.all(waits).then(done, done);
-  }
-
-  #delivery(route: Route, message: Message, shared: Shared): Inbound {
-    const orderBy = this.#o.orderBy ?? "topic";
-    const key = orderBy === false ? undefined : orderBy === "topic" ? message.topic : orderBy(message);
-    const coordinates = {
-      topic: message.topic,
-      messageId: message.messageId,
-      qos: message.qos,
-      retained: message.retained,
-      duplicate: message.duplicate,
-    };
-    const manual = this.#manualAcks;
-    const caller = new Caller({
-      message,
-      manualAcks: manual,
-      complete: () => this.#finish(shared, true),
-      respond: (response) => this.#respond(route, message, response),
-    });
-    const d: Inbound = {
-      message,
-      key,
-      destination: message.topic,
-      coordinates,
-      headers: traceHeaders(message),
-      shared,
-      caller,
-      settled: false,
-      failed: false,
-      ack: (result) => {
-        const settleIt = (): void => {
-          if (d.settled) return;
-          d.settled = true;
-          if (manual && !d.failed) {
-            // The handler acknowledges with caller.complete(); one that did not leaves the message
-            // for redelivery when the session resumes.
-            if (!caller.isCompleted && message.qos === 1) {
-              this.logger.warn(
-                { coordinates },
-                "manualAcks: the handler finished without caller.complete(); the message and those behind it stay unacknowledged until the session resumes",
-              );
-            }
-            return;
-          }
-          this.#serviceDone(shared, true);
-        };
-        if (!d.failed && result !== undefined && caller.canAutoRespond) {
-          return caller.respond({ payload: result }).then(settleIt, (e: unknown) => {
-            settleIt();
-            throw e;
-          });
-        }
-        settleIt();
-        return undefined;
-      },
-      reject: () => {
-        if (d.settled) return;
-        d.settled = true;
-        shared.rejected = true;
-        this.#serviceDone(shared, false);
-      },
-    };
-    return d;
-  }
-
-  /** One service finished with the message; the last one settles it on the wire. */
-  #serviceDone(shared: Shared, _ok: boolean): void {
-    shared.remaining--;
-    if (shared.remaining > 0) return;
-    this.#finish(shared, !shared.rejected);
+    return waits === undefined ? undefined : waits.length === 1 ? waits[0] : Promise.all(waits);
   }
 
   #finish(shared: Shared, ok: boolean): boolean {
@@ -468,7 +503,7 @@ export class MqttListener extends AbstractListener<object, ResolvedConfig> {
       this.#out = new Connection(
         { ...p, clientId: `${p.clientId}-out`, cleanStart: true, sessionExpiryInterval: 0, will: undefined, receiveMaximum: undefined },
         this.logger,
-        { onPublish: (_packet, done) => done() },
+        { onPublish: () => undefined },
       );
       this.#out.open().catch((e: unknown) => this.logger.warn({ err: toError(e) }, "the mqtt publishing connection failed"));
     }

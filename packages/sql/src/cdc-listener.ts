@@ -191,9 +191,7 @@ export class CdcListener extends AbstractListener<CdcService, CdcServiceConfig> 
         telemetry: { system: "postgresql", consumerGroup: this.#o.slotName },
         invoke: (d, ctx) => this.#invoke(att, d.message, ctx),
         reportError: (err) => this.notifyError(att, err),
-        onStop: () => {
-          this.#failed = true;
-        },
+        onStop: () => this.#halt(),
       });
       for (const t of att.config.tables) {
         tables.add(t);
@@ -217,14 +215,14 @@ export class CdcListener extends AbstractListener<CdcService, CdcServiceConfig> 
       if (shouldRespond) this.#sendStatus();
     });
     replication.on("error", (e: Error) => {
-      if (this.#stopping) return;
+      if (this.#stopping || this.#failed) return;
       void this.#reportAll(new SqlError("SQL_REPLICATION", `replication failed: ${e.message}`, { cause: e }));
     });
     const started = new Promise<void>((resolve) => replication.once("start", () => resolve()));
     const subscribed = replication
       .subscribe(new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.#publication] }), this.#o.slotName)
       .catch((e: unknown) => {
-        if (!this.#stopping) {
+        if (!this.#stopping && !this.#failed) {
           void this.#reportAll(new SqlError("SQL_REPLICATION", `replication stopped: ${toError(e).message}`, { cause: e }));
         }
         throw e;
@@ -289,7 +287,7 @@ export class CdcListener extends AbstractListener<CdcService, CdcServiceConfig> 
         this.#pending = [];
         const results = await Promise.all(pending);
         if (results.includes(false) || this.#failed) {
-          this.#failed = true;
+          this.#halt();
           return;
         }
         if (m.commitEndLsn !== null) {
@@ -303,12 +301,26 @@ export class CdcListener extends AbstractListener<CdcService, CdcServiceConfig> 
     }
   }
 
+  /**
+   * A change could not be handled (`onHandlerFailure: "stop"`, or aborted): take no more
+   * changes and close the replication stream without acknowledging anything further. A listener
+   * started again on the slot gets the unacknowledged transaction again.
+   */
+  #halt(): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.logger.warn({ slot: this.#o.slotName }, "a change was not handled: replication stopped");
+    void this.#replication?.stop().catch(() => undefined);
+  }
+
   /** Report the acknowledged position (flush = the end of the last fully handled transaction). */
   #sendStatus(): void {
-    if (this.#acked === undefined || this.#replication === undefined) return;
+    if (this.#replication === undefined || this.#failed) return;
     // acknowledge(x) reports x + 1: pass the position before, so that the server records the
     // transaction's end exactly (one byte further could skip a transaction committed there).
-    void this.#replication.acknowledge(lsnMinusOne(this.#acked)).catch(() => undefined);
+    // Before the first acknowledgement, 0/0 keeps the connection alive and moves nothing.
+    const lsn = this.#acked === undefined ? "0/0" : lsnMinusOne(this.#acked);
+    void this.#replication.acknowledge(lsn).catch(() => undefined);
   }
 
   async #invoke(att: Attachment<CdcService, CdcServiceConfig>, c: Change, ctx: HandlerContext): Promise<unknown> {

@@ -178,8 +178,11 @@ type SendPacket = (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: () =
 
 /** Hooks the owner (listener or client) installs. */
 export interface ConnectionHooks {
-  /** Every incoming PUBLISH; call `done` to let mqtt.js read the next packet (backpressure). */
-  onPublish(packet: IPublishPacket, done: () => void): void;
+  /**
+   * Every incoming PUBLISH. Return a promise to make mqtt.js stop reading until it settles
+   * (backpressure); `undefined` to go on at once.
+   */
+  onPublish(packet: IPublishPacket): Promise<unknown> | undefined;
   /** A connection error worth telling the application (not every reconnect attempt). */
   onError?(error: MqttError): void;
   /** The connection cannot be recovered: closed for good. */
@@ -330,21 +333,22 @@ export class Connection {
       };
     }
     client.handleMessage = (packet, callback) => {
-      let called = false;
-      const gen = this.#gen;
-      const done = (): void => {
-        if (called) return;
-        called = true;
-        // A packet of a lost connection: its PUBACK/PUBCOMP must not leak into the next one.
-        if (gen !== this.#gen) return;
-        callback();
-      };
+      let wait: Promise<unknown> | undefined;
       try {
-        this.#hooks.onPublish(packet, done);
+        wait = this.#hooks.onPublish(packet);
       } catch (e) {
         this.#logger.error({ err: toError(e), topic: packet.topic }, "mqtt message could not be dispatched");
-        done();
       }
+      if (wait === undefined) {
+        callback();
+        return;
+      }
+      const gen = this.#gen;
+      const resume = (): void => {
+        // A packet of a lost connection: its PUBACK/PUBCOMP must not leak into the next one.
+        if (gen === this.#gen) callback();
+      };
+      wait.then(resume, resume);
     };
     client.on("connect", (connack) => this.#onConnect(connack));
     client.on("close", () => this.#onClose());
@@ -585,10 +589,12 @@ export class Connection {
     if (this.#fatal !== undefined) return Promise.reject(this.#fatal);
     if (c === undefined || this.#closing) return Promise.reject(new MqttError("MQTT_CLOSED", "the mqtt connection is closed"));
     const props = this.v5 ? properties : undefined;
-    const size = publishPacketSize(topic, payload.length, qos, props, this.v5);
-    if (size > this.maxPacketSize) {
+    const limit = this.maxPacketSize;
+    // Cheap bound first: the exact size only matters near the limit.
+    const size = payload.length + topic.length * 3 + 64 < limit && props === undefined ? 0 : publishPacketSize(topic, payload.length, qos, props, this.v5);
+    if (size > limit) {
       return Promise.reject(
-        new MqttError("MQTT_PACKET_TOO_LARGE", `the message for "${topic}" is ${size} bytes, over the ${this.maxPacketSize}-byte packet limit; not sent`, {
+        new MqttError("MQTT_PACKET_TOO_LARGE", `the message for "${topic}" is ${size} bytes, over the ${limit}-byte packet limit; not sent`, {
           coordinates: { topic },
         }),
       );
