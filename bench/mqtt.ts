@@ -13,9 +13,10 @@
  *   listener-qos1  the same at QoS 1, publisher window 64 unacknowledged; raw mqtt.js acknowledges
  *                  each message after its "message" event, the Listener after its handler (the same
  *                  point for a synchronous handler).
- *   client-qos0    the arm is the publisher: raw `client.publish(topic, JSON.stringify(v), { qos: 0 })`
- *                  or `mqtt.Client.publish(topic, { payload: v, qos: 0 })` (core's json codec); a raw
- *                  subscriber counts.
+ *   client-qos0    the arm is the publisher: raw `client.publish(topic, JSON.stringify(v), { qos: 0 }, cb)`
+ *                  (a completion callback per message, as ours resolves a promise per message) or
+ *                  `mqtt.Client.publish(topic, { payload: v, qos: 0 })` (core's json codec, MQTT 5
+ *                  content type); a raw subscriber counts. Every 500th publish is awaited.
  *   client-qos1    the same at QoS 1 with 64 publishes awaiting their PUBACK.
  *
  * Each trial is accepted only if every message arrived. Prints throughput, client CPU µs per
@@ -117,13 +118,17 @@ async function rawPublisher(): Promise<RawClient> {
 /** Publish n messages with raw mqtt.js, gated by the flow (and at QoS 1 by a PUBACK window). */
 async function publishRaw(pub: RawClient, topic: string, n: number, qos: 0 | 1, flow: Flow): Promise<void> {
   if (qos === 0) {
+    // A completion callback per message, as mqtt.Client.publish gives a promise per message.
+    let written = 0;
+    const onWritten = (): void => void written++;
     for (let i = 0; i < n; i++) {
       const wait = flow.room();
       if (wait !== undefined) await wait;
       flow.sent++;
       if (i % 500 === 499 || i === n - 1) await new Promise<void>((r) => pub.publish(topic, JSON.stringify(order(i)), { qos: 0 }, () => r()));
-      else pub.publish(topic, JSON.stringify(order(i)), { qos: 0 });
+      else pub.publish(topic, JSON.stringify(order(i)), { qos: 0 }, onWritten);
     }
+    if (written !== n - Math.ceil(n / 500)) throw new Error(`raw publisher: ${written} write callbacks; trial rejected`);
     return;
   }
   await new Promise<void>((resolve, reject) => {

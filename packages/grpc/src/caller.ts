@@ -4,8 +4,7 @@
  *
  * @module
  */
-import type { GrpcMetadata } from "./errors.ts";
-import { GrpcError } from "./errors.ts";
+import type { GrpcError, GrpcMetadata } from "./errors.ts";
 import type { ServerCallState } from "./internal/server-call.ts";
 import { fromMetadata, toMetadata } from "./internal/wire.ts";
 import type { CallKind } from "./proto.ts";
@@ -60,7 +59,7 @@ export class GrpcCaller<TRes = unknown> {
 
   /** Aborted (with a `GrpcError` CANCELLED / DEADLINE_EXCEEDED / UNAVAILABLE) when the call ends early. */
   get signal(): AbortSignal {
-    return this.#state.controller.signal;
+    return this.#state.signal;
   }
 
   /** The client's address. */
@@ -104,10 +103,6 @@ export class GrpcCaller<TRes = unknown> {
 
   /** End the call with `error`'s status (a non-GrpcError is sent as INTERNAL). */
   sendError(error: GrpcError | Error): void {
-    if (!GrpcError.is(error)) {
-      this.#state.fail(error);
-      return;
-    }
     this.#state.fail(error);
   }
 }

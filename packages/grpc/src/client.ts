@@ -188,8 +188,8 @@ export class GrpcClient<T extends RpcShape<T> = RpcMap> implements AsyncDisposab
    * const reply = await client.unary("sayHello", { name: "Ann" }, { deadlineMs: 2000 });
    * ```
    */
-  async unary<K extends keyof T & string>(method: K, request: T[K]["request"], options: CallOptions = {}): Promise<T[K]["response"]> {
-    return (await this.unaryContext(method, request, options)).message;
+  unary<K extends keyof T & string>(method: K, request: T[K]["request"], options: CallOptions = {}): Promise<T[K]["response"]> {
+    return this.#unary(method, request, options, false).then((r) => r.message);
   }
 
   /**
@@ -201,7 +201,22 @@ export class GrpcClient<T extends RpcShape<T> = RpcMap> implements AsyncDisposab
    * ```
    */
   unaryContext<K extends keyof T & string>(method: K, request: T[K]["request"], options: CallOptions = {}): Promise<UnaryResult<T[K]["response"]>> {
-    const { info, def } = this.#method(method, "unary");
+    return this.#unary(method, request, options, true);
+  }
+
+  #unary<K extends keyof T & string>(
+    method: K,
+    request: T[K]["request"],
+    options: CallOptions,
+    withMetadata: boolean,
+  ): Promise<UnaryResult<T[K]["response"]>> {
+    let m: { info: RpcInfo; def: MethodDefinition<unknown, unknown> };
+    try {
+      m = this.#method(method, "unary");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const { info, def } = m;
     return new Promise((resolve, reject) => {
       if (options.signal?.aborted === true) {
         reject(new GrpcError("CANCELLED", "the call was cancelled before it started", { cause: options.signal.reason }));
@@ -221,15 +236,18 @@ export class GrpcClient<T extends RpcShape<T> = RpcMap> implements AsyncDisposab
           options.signal?.removeEventListener("abort", onAbort);
           if (err !== null) reject(fromServiceError(err));
           // grpc-js emits "status" (with the trailers) right after this callback.
-          else queueMicrotask(() => resolve({ message: value as T[K]["response"], headers, trailers }));
+          else if (withMetadata) queueMicrotask(() => resolve({ message: value as T[K]["response"], headers, trailers }));
+          else resolve({ message: value as T[K]["response"], headers, trailers });
         },
       );
-      call.on("metadata", (md: Metadata) => {
-        headers = fromMetadata(md);
-      });
-      call.on("status", (s: { metadata: Metadata }) => {
-        trailers = fromMetadata(s.metadata);
-      });
+      if (withMetadata) {
+        call.on("metadata", (md: Metadata) => {
+          headers = fromMetadata(md);
+        });
+        call.on("status", (s: { metadata: Metadata }) => {
+          trailers = fromMetadata(s.metadata);
+        });
+      }
       options.signal?.addEventListener("abort", onAbort, { once: true });
     });
   }

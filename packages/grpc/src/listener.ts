@@ -191,7 +191,9 @@ export class GrpcListener extends AbstractListener<object, GrpcServiceConfig> {
     const caller = new GrpcCaller(st, service, rpc.name);
     const logger = this.logger;
     const ctx: HandlerContext = {
-      signal: st.controller.signal,
+      get signal() {
+        return st.signal;
+      },
       attempt: 1,
       logger,
       coordinates: { service, method: rpc.name },

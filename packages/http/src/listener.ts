@@ -129,7 +129,9 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
   readonly #sockets = new Map<Socket, number>();
   #router: Router;
   #methods = new Set<string>();
-  #heartbeat: NodeJS.Timeout | undefined;
+  #sweep: NodeJS.Timeout | undefined;
+  readonly #heartbeatMs: number;
+  readonly #stallMs: number;
   #accepting = false;
 
   constructor(port: number, options: HttpListenerOptions = {}) {
@@ -140,6 +142,8 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
     this.#o = options;
     this.#port = port;
     this.#maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    this.#heartbeatMs = options.sse?.heartbeatIntervalMs ?? 15_000;
+    this.#stallMs = options.sse?.stallTimeoutMs ?? 30_000;
     const headersTimeout = options.headersTimeoutMs ?? 10_000;
     const requestTimeout = Math.max(options.requestTimeoutMs ?? 30_000, headersTimeout);
     const serverOptions = {
@@ -242,14 +246,15 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
       this.server.listen(this.#port, this.#o.host);
     });
     this.#accepting = true;
-    const beat = this.#o.sse?.heartbeatIntervalMs ?? 15_000;
-    if (beat > 0) {
-      this.#heartbeat = setInterval(() => {
-        const now = Date.now();
-        for (const s of this.#sessions) s.heartbeat(now, beat);
-      }, Math.max(10, Math.floor(beat / 2)));
-      this.#heartbeat.unref();
-    }
+    // One sweep for every feed: heartbeats and stalled clients (no timer per write).
+    const beat = this.#heartbeatMs;
+    const every = Math.max(10, Math.floor(Math.min(beat > 0 ? beat / 2 : Number.POSITIVE_INFINITY, this.#stallMs / 4)));
+    this.#sweep = setInterval(() => {
+      if (this.#sessions.size === 0) return;
+      const now = Date.now();
+      for (const s of this.#sessions) s.sweep(now);
+    }, every);
+    this.#sweep.unref();
   }
 
   protected override async onAttach(att: Attachment<object, HttpServiceConfig>): Promise<void> {
@@ -276,7 +281,7 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
 
   protected async onClose(): Promise<void> {
     this.#accepting = false;
-    clearInterval(this.#heartbeat);
+    clearInterval(this.#sweep);
     for (const s of [...this.#sessions]) s.stop();
     if (this.server.listening) this.server.close(noop);
     this.server.closeIdleConnections();
@@ -561,7 +566,8 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
     }
     const att = ex.route.att;
     const session = new SseSession(ex.res, stream, status, headers, {
-      stallTimeoutMs: this.#o.sse?.stallTimeoutMs ?? 30_000,
+      stallTimeoutMs: this.#stallMs,
+      heartbeatIntervalMs: this.#heartbeatMs,
       onStreamError: (error) => {
         void this.notifyError(att, error, this.#requestView(ex, undefined, undefined, undefined));
       },

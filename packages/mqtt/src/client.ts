@@ -9,7 +9,7 @@ import type { IPublishPacket } from "mqtt";
 import { childLogger, injectTraceContext, json, PushSource, type Codec, type Logger, type Sink, type Stream } from "@pirouette/core";
 import { MqttError } from "./errors.ts";
 import { Connection, resolveConnectionParams, type ConnectionParams } from "./internal/connection.ts";
-import { encodePayload, toMessage, toPacketProperties } from "./internal/encode.ts";
+import { encodeForPublish, toMessage, toPacketProperties } from "./internal/encode.ts";
 import { checkTopicFilter, checkTopicName, normalizeSubscriptions, type ResolvedSubscription } from "./internal/topic.ts";
 import type {
   DeliveryToken,
@@ -68,6 +68,7 @@ export class MqttClient implements Sink<unknown>, AsyncDisposable {
   readonly #params: ConnectionParams;
   readonly #logger: Logger;
   readonly #codec: Codec<unknown>;
+  readonly #defaultCodec: boolean;
   readonly #maxQueued: number;
   readonly #maxQueuedBytes: number;
   readonly #defaultQos: QoS;
@@ -92,6 +93,7 @@ export class MqttClient implements Sink<unknown>, AsyncDisposable {
     this.#o = options;
     this.#logger = childLogger(options.logger, { client: "mqtt" });
     this.#codec = options.codec ?? json();
+    this.#defaultCodec = options.codec === undefined;
     this.#params = resolveConnectionParams(serverUri, clientId, options, this.#codec);
     this.#maxQueued = options.maxQueuedMessages ?? 10_000;
     this.#maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024 * 1024;
@@ -177,8 +179,8 @@ export class MqttClient implements Sink<unknown>, AsyncDisposable {
     if (!isQoS(qos)) throw new MqttError("MQTT_INVALID_CONFIG", "qos must be 0, 1 or 2");
     if (!this.#started) await this.#ready();
     if (this.#closed) throw new MqttError("MQTT_CLOSED", "the mqtt client is closed");
-    const { bytes, contentType } = encodePayload(message.payload, this.#codec);
-    if (this.#queued >= this.#maxQueued || this.#queuedBytes + bytes.length > this.#maxQueuedBytes) {
+    const { payload, bytes, contentType } = encodeForPublish(message.payload, this.#codec, this.#defaultCodec);
+    if (this.#queued >= this.#maxQueued || this.#queuedBytes + bytes > this.#maxQueuedBytes) {
       throw new MqttError(
         "MQTT_BACKPRESSURE",
         `${this.#queued} publishes (${this.#queuedBytes} bytes) are queued ${this.#conn.connected ? "awaiting the broker" : "while disconnected"}; the limit is ${this.#maxQueued} messages / ${this.#maxQueuedBytes} bytes`,
@@ -188,15 +190,17 @@ export class MqttClient implements Sink<unknown>, AsyncDisposable {
     if (message.properties !== undefined && !this.#conn.v5) {
       this.#logger.debug({ topic }, "MQTT 3.1.1: message properties are not sent");
     }
-    const props = this.#conn.v5 ? toPacketProperties(message.properties, contentType, injectTraceContext({})) : undefined;
+    const props = this.#conn.v5
+      ? toPacketProperties(message.properties, this.#o.sendContentType === true ? contentType : undefined, injectTraceContext({}))
+      : undefined;
     this.#queued++;
-    this.#queuedBytes += bytes.length;
+    this.#queuedBytes += bytes;
     try {
-      const ack = await this.#conn.publish(topic, bytes, qos, message.retained ?? false, props);
+      const ack = await this.#conn.publish(topic, payload, qos, message.retained ?? false, props);
       return { messageId: (ack as { messageId?: number } | undefined)?.messageId ?? 0, topic };
     } finally {
       this.#queued--;
-      this.#queuedBytes -= bytes.length;
+      this.#queuedBytes -= bytes;
     }
   }
 

@@ -515,9 +515,9 @@ export class MqttListener extends AbstractListener<object, ResolvedConfig> {
     await out.ready();
     const qos = message.qos ?? 1;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError("MQTT_INVALID_CONFIG", "qos must be 0, 1 or 2");
-    const { bytes, contentType } = encodePayload(message.payload, this.#codec);
+    const { bytes } = encodePayload(message.payload, this.#codec);
     const trace = injectTraceContext(extraProps === undefined ? {} : { ...extraProps });
-    const props = out.v5 ? toPacketProperties(message.properties, contentType, trace) : undefined;
+    const props = out.v5 ? toPacketProperties(message.properties, undefined, trace) : undefined;
     const ack = await out.publish(checkTopicName(topic), bytes, qos, message.retained ?? false, props);
     return { messageId: (ack as { messageId?: number } | undefined)?.messageId ?? 0, topic };
   }

@@ -66,7 +66,7 @@ describe("mqtt.Client", () => {
     const sub = client();
     const stream = sub.receive();
     await sub.subscribe(topic);
-    await client().publish(topic, {
+    await client({ sendContentType: true }).publish(topic, {
       payload: { a: 1 },
       properties: { userProperties: { tenant: "acme", tags: ["x", "y"] }, messageExpiryInterval: 60 },
     });

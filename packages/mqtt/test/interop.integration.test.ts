@@ -59,7 +59,7 @@ describe("interop with mosquitto_pub / mosquitto_sub", () => {
     const sub = mosquittoSub("-V", "mqttv5", "-d", "-q", "1", "-C", "1", "-t", topic, "-F", "%t|%q|%r|%C|%p");
     cleanups.push(async () => sub.child.kill());
     await sub.ready;
-    const c = new mqtt.Client(MQTT_URL);
+    const c = new mqtt.Client(MQTT_URL, undefined, { sendContentType: true });
     cleanups.push(() => c.close());
     await c.publish(topic, { payload: { hello: "mosquitto" }, qos: 1 });
     expect(await sub.done).toBe(0);

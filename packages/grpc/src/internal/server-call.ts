@@ -19,7 +19,8 @@ type WritableCall = ServerWritableStream<unknown, unknown> | ServerDuplexStream<
 export class ServerCallState {
   readonly kind: CallKind;
   readonly call: AnyCall;
-  readonly controller = new AbortController();
+  #controller: AbortController | undefined;
+  #abortReason: GrpcError | undefined;
   readonly path: string;
   /** Set once the status went out (or the call was cancelled). */
   done = false;
@@ -46,9 +47,12 @@ export class ServerCallState {
     });
     const deadline = call.getDeadline();
     const at = deadline instanceof Date ? deadline.getTime() : deadline;
+    // A client resets the stream at its own deadline, which comes a little before ours (ours
+    // starts when the request arrives): a reset late in the deadline window is the deadline.
+    const created = Date.now();
     (call as unknown as EventEmitter).on("cancelled", () =>
       this.cancel(
-        Number.isFinite(at) && Date.now() >= at - 10
+        Number.isFinite(at) && Date.now() >= at - Math.min(1000, (at - created) / 2)
           ? new GrpcError("DEADLINE_EXCEEDED", "the call's deadline passed")
           : new GrpcError("CANCELLED", "the client cancelled the call"),
       ),
@@ -57,6 +61,20 @@ export class ServerCallState {
       this.#deadlineTimer = setTimeout(() => this.cancel(new GrpcError("DEADLINE_EXCEEDED", "the call's deadline passed")), Math.max(0, at - Date.now()));
       this.#deadlineTimer.unref();
     }
+  }
+
+  /** The handler's signal (created on first use: most unary handlers never read it). */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  #abort(reason: GrpcError): void {
+    this.#abortReason ??= reason;
+    this.#controller?.abort(reason);
   }
 
   get isWritable(): boolean {
@@ -98,7 +116,7 @@ export class ServerCallState {
   /** Write one response. Returns a promise only when the transport wants the writer to wait. */
   write(value: unknown): void | Promise<void> {
     if (this.done) {
-      if (this.cancelled) throw this.controller.signal.reason as Error;
+      if (this.cancelled) throw this.#abortReason as Error;
       throw new GrpcError("STATE", "the call is already complete");
     }
     if (!this.isWritable) {
@@ -113,8 +131,8 @@ export class ServerCallState {
   }
 
   async #drain(call: WritableCall): Promise<void> {
-    await once(call, "drain", { signal: this.controller.signal }).catch(() => undefined);
-    if (this.cancelled) throw this.controller.signal.reason as Error;
+    await once(call, "drain", { signal: this.signal }).catch(() => undefined);
+    if (this.cancelled) throw this.#abortReason as Error;
   }
 
   /** Pump a returned stream out, then complete. */
@@ -124,7 +142,7 @@ export class ServerCallState {
       await out.close();
       return;
     }
-    const signal = this.controller.signal;
+    const signal = this.signal;
     await out
       .pipeTo(
         {
@@ -170,7 +188,7 @@ export class ServerCallState {
     if (this.done) return;
     this.cancelled = true;
     this.#finish();
-    this.controller.abort(reason);
+    this.#abort(reason);
     this.#incoming?.fail(reason);
     if (this.#outgoing !== undefined) void this.#outgoing.close().catch(() => undefined);
   }
@@ -180,7 +198,7 @@ export class ServerCallState {
     if (this.done) return;
     this.fail(reason);
     this.cancelled = true;
-    this.controller.abort(reason);
+    this.#abort(reason);
     this.#incoming?.fail(reason);
     if (this.#outgoing !== undefined) void this.#outgoing.close().catch(() => undefined);
   }

@@ -2,6 +2,8 @@
  * One server-sent events response: pumps a Stream into the socket, one write per chunk
  * (writes within one tick are corked together), with drain backpressure, heartbeats, a stall
  * timeout, `event: error` on failure, and the source closed when the client goes away.
+ * Heartbeats and stall checks run from the listener's sweep ({@link SseSession.sweep}), so the
+ * hot path creates no timers and no closures.
  * @internal
  * @module
  */
@@ -10,7 +12,10 @@ import { toError, type Stream } from "@pirouette/core";
 import { formatSseElement, formatSseEvent } from "../sse.ts";
 
 export interface SseSessionOptions {
+  /** A client that takes nothing for this long while we wait to write is disconnected. */
   readonly stallTimeoutMs: number;
+  /** A heartbeat comment goes to a feed idle this long; 0: never. */
+  readonly heartbeatIntervalMs: number;
   /** The stream failed: after `event: error` was sent (or could not be). */
   readonly onStreamError: (error: Error) => void;
   /** A client that did not drain in time was disconnected. */
@@ -28,8 +33,9 @@ export class SseSession {
   #closed = false;
   #corked = false;
   #lastWrite = 0;
+  /** When we started waiting for 'drain' (0: not waiting). */
+  #waitingSince = 0;
   #drainWaiter: ((ok: boolean) => void) | undefined;
-  #stallTimer: NodeJS.Timeout | undefined;
 
   constructor(res: ServerResponse, stream: Stream<unknown, unknown>, status: number, headers: Readonly<Record<string, string | readonly string[]>>, options: SseSessionOptions) {
     this.#res = res;
@@ -55,10 +61,25 @@ export class SseSession {
     return this.#closed;
   }
 
-  /** Write a heartbeat comment if nothing was written for `idleMs` and the socket is not backed up. */
-  heartbeat(now: number, idleMs: number): void {
-    if (this.#closed || now - this.#lastWrite < idleMs || this.#res.writableNeedDrain) return;
-    this.#write(HEARTBEAT);
+  /**
+   * Periodic housekeeping (called by the listener): disconnect a client that has taken
+   * nothing for `stallTimeoutMs`, or write a heartbeat to a feed idle for `heartbeatIntervalMs`.
+   */
+  sweep(now: number): void {
+    if (this.#closed) return;
+    if (this.#waitingSince !== 0) {
+      if (now - this.#waitingSince >= this.#o.stallTimeoutMs) {
+        this.#o.onStall();
+        this.#res.destroy();
+        this.#finish();
+      }
+      return;
+    }
+    const beat = this.#o.heartbeatIntervalMs;
+    if (beat > 0 && now - this.#lastWrite >= beat && !this.#res.writableNeedDrain) {
+      this.#lastWrite = now;
+      this.#write(HEARTBEAT);
+    }
   }
 
   /** End the feed (listener stop): close the source, end the response. */
@@ -77,9 +98,17 @@ export class SseSession {
     this.#settleDrain(true);
   };
 
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#res.uncork();
+  };
+
+  readonly #captureDrainWaiter = (resolve: (ok: boolean) => void): void => {
+    this.#drainWaiter = resolve;
+  };
+
   #settleDrain(ok: boolean): void {
-    clearTimeout(this.#stallTimer);
-    this.#stallTimer = undefined;
+    this.#waitingSince = 0;
     const w = this.#drainWaiter;
     this.#drainWaiter = undefined;
     w?.(ok);
@@ -99,27 +128,14 @@ export class SseSession {
     if (!this.#corked) {
       this.#corked = true;
       res.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        res.uncork();
-      });
+      process.nextTick(this.#uncork);
     }
-    this.#lastWrite = Date.now();
     return res.write(s);
   }
 
   #waitDrain(): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      this.#drainWaiter = resolve;
-      this.#stallTimer = setTimeout(() => {
-        this.#stallTimer = undefined;
-        if (this.#closed) return;
-        this.#o.onStall();
-        this.#res.destroy();
-        this.#finish();
-      }, this.#o.stallTimeoutMs);
-      this.#stallTimer.unref();
-    });
+    this.#waitingSince = Date.now();
+    return new Promise<boolean>(this.#captureDrainWaiter);
   }
 
   async #pump(): Promise<void> {
@@ -128,7 +144,10 @@ export class SseSession {
         if (this.#closed) return;
         let s = "";
         for (let i = 0; i < chunk.length; i++) s += formatSseElement(chunk[i]);
-        if (s.length > 0 && !this.#write(s) && !(await this.#waitDrain())) return;
+        if (s.length > 0) {
+          this.#lastWrite = Date.now();
+          if (!this.#write(s) && !(await this.#waitDrain())) return;
+        }
         if (this.#closed) return;
       }
       if (!this.#closed) {

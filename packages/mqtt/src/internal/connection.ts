@@ -134,12 +134,14 @@ export function backoffDelay(r: { initialDelayMs: number; maxDelayMs: number; mu
   return Math.max(0, Math.round(Math.min(r.maxDelayMs, base * spread)));
 }
 
+function stringPropertySize(s: string | undefined): number {
+  return s === undefined ? 0 : 3 + Buffer.byteLength(s, "utf8");
+}
+
 /** Size in bytes of an MQTT 5 properties block (without its length prefix). */
 function propertiesSize(p: IPublishPacket["properties"]): number {
   if (p === undefined) return 0;
-  let n = 0;
-  const str = (s: string | undefined): number => (s === undefined ? 0 : 3 + Buffer.byteLength(s, "utf8"));
-  n += str(p.responseTopic) + str(p.contentType);
+  let n = stringPropertySize(p.responseTopic) + stringPropertySize(p.contentType);
   if (p.correlationData !== undefined) n += 3 + p.correlationData.length;
   if (p.payloadFormatIndicator !== undefined) n += 2;
   if (p.messageExpiryInterval !== undefined) n += 5;
@@ -580,7 +582,7 @@ export class Connection {
    */
   publish(
     topic: string,
-    payload: Buffer,
+    payload: Buffer | string,
     qos: QoS,
     retain: boolean,
     properties: IPublishPacket["properties"],
@@ -591,7 +593,11 @@ export class Connection {
     const props = this.v5 ? properties : undefined;
     const limit = this.maxPacketSize;
     // Cheap bound first: the exact size only matters near the limit.
-    const size = payload.length + topic.length * 3 + 64 < limit && props === undefined ? 0 : publishPacketSize(topic, payload.length, qos, props, this.v5);
+    // Cheap bound first (a string is at most 3 bytes per UTF-16 unit): the exact size only matters near the limit.
+    const size =
+      payload.length * 3 + topic.length * 3 + 64 < limit && props === undefined
+        ? 0
+        : publishPacketSize(topic, typeof payload === "string" ? Buffer.byteLength(payload, "utf8") : payload.length, qos, props, this.v5);
     if (size > limit) {
       return Promise.reject(
         new MqttError("MQTT_PACKET_TOO_LARGE", `the message for "${topic}" is ${size} bytes, over the ${limit}-byte packet limit; not sent`, {

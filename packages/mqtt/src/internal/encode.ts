@@ -33,6 +33,34 @@ export function encodePayload(value: unknown, codec: Codec<unknown>): Encoded {
   }
 }
 
+/** A payload ready for mqtt.js: bytes, or a string it encodes straight into the packet. */
+export interface PublishPayload {
+  readonly payload: Buffer | string;
+  /** Its size in bytes. */
+  readonly bytes: number;
+  readonly contentType: string | undefined;
+}
+
+/**
+ * Like {@link encodePayload} for publishing: strings (and, with the default JSON codec,
+ * JSON text) stay strings, which mqtt.js writes into the packet without an intermediate copy.
+ */
+export function encodeForPublish(value: unknown, codec: Codec<unknown>, defaultJson: boolean): PublishPayload {
+  if (typeof value === "string") return { payload: value, bytes: Buffer.byteLength(value, "utf8"), contentType: undefined };
+  if (defaultJson && !(value instanceof Uint8Array) && !(value instanceof ArrayBuffer)) {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+    } catch (e) {
+      throw new MqttError("MQTT_ENCODE", `the payload could not be encoded as JSON: ${toError(e).message}`, { cause: e });
+    }
+    if (text === undefined) throw new MqttError("MQTT_ENCODE", `a ${typeof value} cannot be encoded as JSON`);
+    return { payload: text, bytes: Buffer.byteLength(text, "utf8"), contentType: codec.contentType };
+  }
+  const { bytes, contentType } = encodePayload(value, codec);
+  return { payload: bytes, bytes: bytes.length, contentType };
+}
+
 /** Our properties → mqtt.js publish properties (MQTT 5 only). */
 export function toPacketProperties(
   props: Omit<MessageProperties, "subscriptionIdentifier"> | undefined,
