@@ -242,8 +242,13 @@ export class NatsListener extends AbstractListener<object, ResolvedConfig> {
     const route = this.#route(att);
     this.#routes.set(att.service, route);
     try {
-      if (att.config.jetstream === undefined) this.#subscribe(nc, route);
-      else await this.#consume(nc, route, att.config.jetstream);
+      if (att.config.jetstream === undefined) {
+        this.#subscribe(nc, route);
+        // Once attach (or start) resolves, the server has the subscription.
+        await nc.flush();
+      } else {
+        await this.#consume(nc, route, att.config.jetstream);
+      }
     } catch (e) {
       this.#routes.delete(att.service);
       this.releaseDispatcher(route.dispatcher);
