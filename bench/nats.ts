@@ -12,7 +12,7 @@
  *              `nc.subscribe(subject, { callback })` + JSON.parse, or nats.Listener (message mode,
  *              handler JSON.parse).
  *   publish    the arm is the publisher: raw `nc.publish(subject, JSON.stringify(v))` or
- *              `await client.publish(subject, v)` (core's json codec); a raw subscriber counts.
+ *              `client.publish(subject, v)` (core's json codec); a raw subscriber counts.
  *   request    N/10 request/reply round trips, 32 in flight: raw `nc.request` against a raw
  *              responder (`msg.respond(JSON.stringify(...))`), or `client.request` against a
  *              nats.Listener `onRequest` (payload mode: core's json codec both ways).
@@ -51,6 +51,7 @@ const gc: () => void =
     throw new Error("run with --expose-gc (pnpm bench nats does)");
   });
 
+const utf8 = new TextDecoder();
 const RUN_ID = `${process.pid}_${Date.now().toString(36)}`;
 let seq = 0;
 const newSubject = (what: string): string => `pirouette_bench.${what}.${RUN_ID}.${++seq}`;
@@ -156,7 +157,7 @@ async function listenerOurs(n: number): Promise<Trial> {
   await listener.attach(
     {
       onMessage(m: nats.Message) {
-        if ((JSON.parse(Buffer.prototype.toString.call(m.content, "utf8")) as { id: number }).id >= 0) flow.onReceived();
+        if ((JSON.parse(utf8.decode(m.content)) as { id: number }).id >= 0) flow.onReceived();
       },
     },
     subject,
@@ -209,7 +210,7 @@ async function publishOurs(n: number): Promise<Trial> {
         const wait = flow.room();
         if (wait !== undefined) await wait;
         flow.sent++;
-        await client.publish(subject, order(i));
+        client.publish(subject, order(i));
       }
       await withTimeout(flow.done, "client");
     });
@@ -267,7 +268,7 @@ async function requestOurs(n: number): Promise<Trial> {
         Array.from({ length: REQUEST_CONCURRENCY }, async () => {
           while (i < n) {
             const r = await client.request(subject, order(i++), { timeoutMs: 10_000 });
-            if ((JSON.parse(Buffer.prototype.toString.call(r.content, "utf8")) as { total: number }).total > 0) ok++;
+            if ((JSON.parse(utf8.decode(r.content)) as { total: number }).total > 0) ok++;
           }
         }),
       );

@@ -140,13 +140,15 @@ export class JetStream {
  * (publish with acknowledgement, stream management) and `flush`. It implements {@link Sink},
  * so `stream.pipeTo(client)` publishes every element.
  *
- * Core NATS is fire-and-forget: `publish` resolves once the message is buffered for the
- * server; `flush()` waits until the server has everything published so far. For a delivery
- * guarantee publish through `jetstream`.
+ * Core NATS is fire-and-forget: `publish` is synchronous (as in nats.js, messages published in
+ * one tick go out in one write); `flush()` waits until the server has everything published so
+ * far. For a delivery guarantee publish through `jetstream`.
  *
  * @example
  * ```ts
  * await using client = new nats.Client("nats://localhost:4222");
+ * await client.start();
+ * client.publish("orders.created", { id: "O-1" });
  * const reply = await client.request("prices.get", { sku: "A1" }, { timeoutMs: 2000 });
  * for await (const m of client.subscribe("orders.>").take(10)) console.log(m.subject);
  * ```
@@ -162,6 +164,8 @@ export class NatsClient implements Sink<unknown>, AsyncDisposable {
   readonly jetstream: JetStream;
   #nc: NatsConnection | undefined;
   #closed = false;
+  /** The last subject that passed the checks (publishers mostly repeat theirs). */
+  #lastSubject: string | undefined;
 
   constructor(url?: string | readonly string[], options: NatsClientOptions = {}) {
     this.#o = options;
@@ -201,19 +205,32 @@ export class NatsClient implements Sink<unknown>, AsyncDisposable {
   }
 
   /**
-   * Publish (core NATS, fire-and-forget). Bytes are sent as is, strings as UTF-8, anything else
-   * through the codec (JSON by default).
+   * Publish (core NATS, fire-and-forget), synchronously as nats.js does: the message is
+   * buffered and written with the others published in the same tick. Bytes are sent as is,
+   * strings as UTF-8, anything else through the codec (JSON by default). Needs a connection:
+   * `await client.start()` (or any awaited operation) first. While the connection is being
+   * re-established, messages are buffered and sent after the reconnect.
    *
-   * @throws {NatsError} `NATS_INVALID_SUBJECT`, `NATS_MAX_PAYLOAD`, `NATS_CLOSED`, `NATS_ENCODE`
+   * @throws {NatsError} `NATS_CONNECTION` (not started yet), `NATS_INVALID_SUBJECT`,
+   *   `NATS_MAX_PAYLOAD`, `NATS_CLOSED`, `NATS_ENCODE`
    */
-  async publish(subject: string, data: unknown, options: PublishOptions = {}): Promise<void> {
-    const nc = this.#nc ?? (await this.connection());
-    if (this.#closed) throw new NatsError("NATS_CLOSED", "the nats client is closed");
-    checkSubject(subject, false);
+  publish(subject: string, data: unknown, options?: PublishOptions): void {
+    const nc = this.#nc;
+    if (nc === undefined || this.#closed) {
+      throw this.#closed
+        ? new NatsError("NATS_CLOSED", "the nats client is closed")
+        : new NatsError("NATS_CONNECTION", "the nats client is not connected yet: await client.start() before publishing");
+    }
+    if (subject !== this.#lastSubject) {
+      checkSubject(subject, false);
+      this.#lastSubject = subject;
+    }
     const { data: bytes } = encodeData(data, this.codec);
-    const h = toNatsHeaders(options.headers);
+    const h = toNatsHeaders(options?.headers);
+    const replyTo = options?.replyTo;
     try {
-      nc.publish(subject, bytes, h === undefined && options.replyTo === undefined ? undefined : { ...(h === undefined ? {} : { headers: h }), ...(options.replyTo === undefined ? {} : { reply: options.replyTo }) });
+      if (h === undefined && replyTo === undefined) nc.publish(subject, bytes);
+      else nc.publish(subject, bytes, { ...(h === undefined ? {} : { headers: h }), ...(replyTo === undefined ? {} : { reply: replyTo }) });
     } catch (e) {
       throw toNatsError(e, `publishing to "${subject}" failed`, "NATS_CONNECTION", { subject });
     }
@@ -317,13 +334,14 @@ export class NatsClient implements Sink<unknown>, AsyncDisposable {
   /** {@link Sink}: publish `value` (a `{ subject, data, headers? }` object, or any data with `options.sink`). */
   async write(value: unknown): Promise<void> {
     const sink = this.#o.sink;
+    if (this.#nc === undefined) await this.connection();
     if (sink !== undefined) {
       if (sink.jetstream === true) await this.jetstream.publish(sink.subject, value);
-      else await this.publish(sink.subject, value);
+      else this.publish(sink.subject, value);
       return;
     }
     if (isSubjectMessage(value)) {
-      await this.publish(value.subject, value.data, value.headers === undefined ? {} : { headers: value.headers });
+      this.publish(value.subject, value.data, value.headers === undefined ? {} : { headers: value.headers });
       return;
     }
     throw new NatsError("NATS_INVALID_CONFIG", "write() needs { subject, data } or the client's `sink` option");

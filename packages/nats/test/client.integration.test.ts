@@ -15,22 +15,23 @@ afterEach(async () => {
   await streams.cleanup();
 });
 
-function client(options: nats.NatsClientOptions = {}): nats.Client {
+async function client(options: nats.NatsClientOptions = {}): Promise<nats.Client> {
   const c = new nats.Client(NATS_URL, options);
   cleanups.push(() => c.close());
+  await c.start();
   return c;
 }
 
 describe("nats.Client", () => {
   test("subscribe() streams the messages of a wildcard subject, with headers", async () => {
     const base = unique("sub");
-    const c = client();
+    const c = await client();
     await c.start();
     const stream = c.subscribe(`${base}.*`);
     await c.flush();
-    await c.publish(`${base}.a`, { n: 1 }, { headers: { tenant: "acme", tags: ["x", "y"] } });
-    await c.publish(`${base}.b`, "two");
-    await c.publish(`${base}.c`, new Uint8Array([3]));
+    c.publish(`${base}.a`, { n: 1 }, { headers: { tenant: "acme", tags: ["x", "y"] } });
+    c.publish(`${base}.b`, "two");
+    c.publish(`${base}.c`, new Uint8Array([3]));
     const got = await stream.take(3).toArray();
     expect(got.map((m) => m.subject)).toEqual([`${base}.a`, `${base}.b`, `${base}.c`]);
     expect(body(got[0]?.content ?? new Uint8Array())).toEqual({ n: 1 });
@@ -40,7 +41,7 @@ describe("nats.Client", () => {
   });
 
   test("request(): NATS_NO_RESPONDERS at once when nobody listens, NATS_TIMEOUT when nobody answers", async () => {
-    const c = client();
+    const c = await client();
     await expect(c.request(unique("nobody"), 1, { timeoutMs: 2000 })).rejects.toMatchObject({ code: "NATS_NO_RESPONDERS" });
     const silent = unique("silent");
     const s = c.subscribe(silent); // listens, never answers
@@ -51,12 +52,12 @@ describe("nats.Client", () => {
 
   test("a subscribe() stream whose consumer falls behind its limit fails with NATS_BACKPRESSURE (or drops)", async () => {
     const subject = unique("overflow");
-    const c = client();
+    const c = await client();
     await c.start();
     const failing = c.subscribe(subject, { limit: 10 });
     const dropping = c.subscribe(subject, { limit: 10, overflow: "drop-oldest" });
     await c.flush();
-    for (let i = 0; i < 50; i++) await c.publish(subject, { i });
+    for (let i = 0; i < 50; i++) c.publish(subject, { i });
     await c.flush();
     await sleep(100);
     const r = await failing.toArray().catch((e: unknown) => e);
@@ -67,17 +68,17 @@ describe("nats.Client", () => {
 
   test("subscribe with max ends the stream after that many messages", async () => {
     const subject = unique("max");
-    const c = client();
+    const c = await client();
     await c.start();
     const s = c.subscribe(subject, { max: 2 });
     await c.flush();
-    for (let i = 0; i < 5; i++) await c.publish(subject, i);
+    for (let i = 0; i < 5; i++) c.publish(subject, i);
     expect((await s.toArray()).length).toBe(2);
   });
 
   test("JetStream publish: acknowledged with stream and sequence; msgId deduplicates; expectations are checked", async () => {
     const base = unique("jspub");
-    const c = client();
+    const c = await client();
     const name = streams.add(uniqueName("pub"));
     await c.jetstream.addStream({ name, subjects: [`${base}.>`], storage: "memory" });
     const a1 = await c.jetstream.publish(`${base}.orders`, { id: "O-1" }, { msgId: "O-1" });
@@ -94,13 +95,13 @@ describe("nats.Client", () => {
 
   test("as a Sink: pipeTo publishes every element (JetStream: each one acknowledged)", async () => {
     const base = unique("sink");
-    const admin = client();
+    const admin = await client();
     const name = streams.add(uniqueName("sink"));
     await admin.jetstream.addStream({ name, subjects: [`${base}.>`], storage: "memory" });
     const sink = new nats.Client(NATS_URL, { sink: { subject: `${base}.events`, jetstream: true } });
     await Stream.from(Array.from({ length: 100 }, (_, i) => ({ i }))).pipeTo(sink); // closes the sink
     expect((await admin.jetstream.streamInfo(name)).messages).toBe(100);
-    const plain = client();
+    const plain = await client();
     const s = plain.subscribe(`${base}.plain`);
     await plain.flush();
     await plain.write({ subject: `${base}.plain`, data: "routed by the value" });
@@ -110,15 +111,15 @@ describe("nats.Client", () => {
   });
 
   test("a message over the server's max_payload fails with NATS_MAX_PAYLOAD", async () => {
-    const c = client();
-    await expect(c.publish(unique("big"), new Uint8Array(2 * 1024 * 1024))).rejects.toMatchObject({ code: "NATS_MAX_PAYLOAD" });
+    const c = await client();
+    expect(() => c.publish(unique("big"), new Uint8Array(2 * 1024 * 1024))).toThrow(expect.objectContaining({ code: "NATS_MAX_PAYLOAD" }));
   });
 
   test("bad subjects are refused with NATS_INVALID_SUBJECT", async () => {
-    const c = client();
-    await expect(c.publish("a.*", 1)).rejects.toMatchObject({ code: "NATS_INVALID_SUBJECT" });
-    await expect(c.publish("a..b", 1)).rejects.toMatchObject({ code: "NATS_INVALID_SUBJECT" });
-    await expect(c.publish("a b", 1)).rejects.toMatchObject({ code: "NATS_INVALID_SUBJECT" });
+    const c = await client();
+    expect(() => c.publish("a.*", 1)).toThrow(expect.objectContaining({ code: "NATS_INVALID_SUBJECT" }));
+    expect(() => c.publish("a..b", 1)).toThrow(expect.objectContaining({ code: "NATS_INVALID_SUBJECT" }));
+    expect(() => c.publish("a b", 1)).toThrow(expect.objectContaining({ code: "NATS_INVALID_SUBJECT" }));
     expect(() => c.subscribe("a.>.b")).toThrow(/must be the last token/);
   });
 
@@ -128,7 +129,7 @@ describe("nats.Client", () => {
     const s = c.subscribe(unique("closing"));
     await c.close();
     expect(await s.toArray()).toEqual([]);
-    await expect(c.publish("x", 1)).rejects.toMatchObject({ code: "NATS_CLOSED" });
+    expect(() => c.publish("x", 1)).toThrow(expect.objectContaining({ code: "NATS_CLOSED" }));
     await c.close();
   });
 

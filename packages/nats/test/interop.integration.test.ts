@@ -49,7 +49,8 @@ describe("interop with a plain @nats-io client", () => {
     await nc.flush();
     const c = new nats.Client(NATS_URL);
     cleanups.push(() => c.close());
-    await c.publish(`${base}.events`, { from: "pirouette" }, { headers: { "x-k": "v" } });
+    await c.start();
+    c.publish(`${base}.events`, { from: "pirouette" }, { headers: { "x-k": "v" } });
     for await (const m of sub) {
       expect(m.json()).toEqual({ from: "pirouette" });
       expect(m.headers?.get("x-k")).toBe("v");
@@ -90,7 +91,8 @@ describe("interop with the raw NATS protocol over socat", () => {
     expect(got).toEqual([{ hello: "raw" }]);
     const c = new nats.Client(NATS_URL);
     cleanups.push(() => c.close());
-    await c.publish(`${base}.out`, "to the raw peer");
+    await c.start();
+    c.publish(`${base}.out`, "to the raw peer");
     expect(await p.message(`${base}.out`)).toBe("to the raw peer");
   });
 });

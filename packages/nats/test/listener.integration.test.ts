@@ -25,9 +25,10 @@ function listener(options: nats.NatsListenerOptions = {}, url: string = NATS_URL
   return l;
 }
 
-function client(url: string = NATS_URL, options: nats.NatsClientOptions = {}): nats.Client {
+async function client(url: string = NATS_URL, options: nats.NatsClientOptions = {}): Promise<nats.Client> {
   const c = new nats.Client(url, options);
   cleanups.push(() => c.close());
+  await c.start();
   return c;
 }
 
@@ -50,10 +51,10 @@ describe("nats.Listener (core NATS)", () => {
     await l.attach({ onMessage: (o: Order) => void one.push(o) }, { name: `${base}.*.created`, payload: Order });
     await l.attach({ onMessage: (m: nats.Message) => void all.push(m.subject) }, { subject: `${base}.>` });
     await l.start();
-    const c = client();
-    await c.publish(`${base}.eu.created`, { id: "o1", cents: 100 });
-    await c.publish(`${base}.eu.deleted`, { id: "o2", cents: 1 });
-    await c.publish(`${base}.us.created.late`, { id: "o3", cents: 1 });
+    const c = await client();
+    c.publish(`${base}.eu.created`, { id: "o1", cents: 100 });
+    c.publish(`${base}.eu.deleted`, { id: "o2", cents: 1 });
+    c.publish(`${base}.us.created.late`, { id: "o3", cents: 1 });
     await waitFor(() => one.length === 1 && all.length === 3, "the routed messages");
     expect(one).toEqual([{ id: "o1", cents: 100 }]);
     expect(all.sort()).toEqual([`${base}.eu.created`, `${base}.eu.deleted`, `${base}.us.created.late`]);
@@ -72,7 +73,7 @@ describe("nats.Listener (core NATS)", () => {
     }
     await l.attach(new Prices(), subject);
     await l.start();
-    const c = client();
+    const c = await client();
     const reply = await c.request(subject, { sku: "A1" });
     expect(body(reply.content)).toEqual({ sku: "A1", cents: 1299, via: subject });
     const failed = await c.request(subject, { sku: "boom" }).catch((e: unknown) => e);
@@ -87,7 +88,7 @@ describe("nats.Listener (core NATS)", () => {
     const l = listener();
     await l.attach({ onMessage: (m: nats.Message, caller: nats.Caller) => caller.respond(`echo:${Buffer.from(m.content).toString()}`) }, subject);
     await l.start();
-    const reply = await client().request(subject, "hi");
+    const reply = await (await client()).request(subject, "hi");
     expect(Buffer.from(reply.content).toString()).toBe("echo:hi");
   });
 
@@ -115,9 +116,9 @@ describe("nats.Listener (core NATS)", () => {
     const outsider = listener();
     await outsider.attach({ onMessage: () => void everything++ }, subject); // not in the group: sees all
     await outsider.start();
-    const c = client();
+    const c = await client();
     await c.flush();
-    for (let n = 0; n < 300; n++) await c.publish(subject, { n });
+    for (let n = 0; n < 300; n++) c.publish(subject, { n });
     await waitFor(() => seen.size === 300 && everything === 300, "all messages");
     expect(duplicates).toBe(0);
     expect(byMember.reduce((a, b) => a + b, 0)).toBe(300);
@@ -126,7 +127,7 @@ describe("nats.Listener (core NATS)", () => {
 
   test("core: a failing handler is retried in-process, then dead-lettered with x-pirouette headers", async () => {
     const base = unique("dlq");
-    const c = client();
+    const c = await client();
     const dead = c.subscribe(`${base}.dead`);
     await c.flush();
     let calls = 0;
@@ -143,7 +144,7 @@ describe("nats.Listener (core NATS)", () => {
       `${base}.in`,
     );
     await l.start();
-    await c.publish(`${base}.in`, { id: 1 }, { headers: { tenant: "acme" } });
+    c.publish(`${base}.in`, { id: 1 }, { headers: { tenant: "acme" } });
     const [d] = await dead.take(1).toArray();
     expect(calls).toBe(3);
     expect(errors).toHaveLength(1);
@@ -163,9 +164,9 @@ describe("nats.Listener (core NATS)", () => {
       { subject, payload: Order },
     );
     await l.start();
-    const c = client();
-    await c.publish(subject, { id: 1 });
-    await c.publish(subject, "{broken");
+    const c = await client();
+    c.publish(subject, { id: 1 });
+    c.publish(subject, "{broken");
     await waitFor(() => errors.length === 2, "two binding errors");
     expect(errors[0]).toBeInstanceOf(PayloadValidationError);
     expect((errors[0] as PayloadValidationError).coordinates).toMatchObject({ subject });
@@ -189,9 +190,9 @@ describe("nats.Listener (core NATS)", () => {
       { subject, pendingLimits: { maxMessages: 10 } },
     );
     await l.start();
-    const c = client();
+    const c = await client();
     await c.flush();
-    for (let i = 0; i < 100; i++) await c.publish(subject, { i });
+    for (let i = 0; i < 100; i++) c.publish(subject, { i });
     await waitFor(() => errors.some((e) => (e as nats.NatsError).code === "NATS_SLOW_CONSUMER"), "a slow-consumer report");
     await waitFor(() => handled >= 12, "the accepted messages");
     await sleep(100);
@@ -212,7 +213,7 @@ describe("nats.Listener (core NATS)", () => {
     }
     void Orders;
     await l.start();
-    await client().publish(subject, { id: "d", cents: 5 });
+    (await client()).publish(subject, { id: "d", cents: 5 });
     await waitFor(() => got.length === 1, "the decorated service");
   });
 
@@ -239,7 +240,7 @@ describe("nats.Listener (core NATS)", () => {
     const l = listener({ reconnect: { initialDelayMs: 50, maxDelayMs: 200 } }, p.url);
     await l.attach({ onRequest: (n: number) => n * 2, onError: (_m: nats.Message | undefined, e: Error) => void errors.push(e) }, { subject, mode: "payload" });
     await l.start();
-    const c = client();
+    const c = await client();
     expect(body((await c.request(subject, 21)).content)).toBe(42);
     p.cut();
     await waitFor(() => l.reconnects >= 1 && l.isConnected, "the reconnect");
@@ -255,7 +256,7 @@ describe("nats.Listener (core NATS)", () => {
       return n + 1;
     } }, { subject, mode: "payload" });
     await l.start();
-    const c = client();
+    const c = await client();
     const replies = Promise.all([1, 2, 3].map((n) => c.request(subject, n, { timeoutMs: 5000 }).then((r) => body<number>(r.content))));
     await sleep(100);
     await l.gracefulStop();
@@ -266,7 +267,7 @@ describe("nats.Listener (core NATS)", () => {
 describe("nats.Listener (JetStream)", () => {
   test("a failed handler is nak'ed with a delay and redelivered; success acks", async () => {
     const base = unique("js_redeliver");
-    const c = client();
+    const c = await client();
     const name = await stream(c, base);
     const deliveries: number[] = [];
     const l = listener({ retry: { initialDelayMs: 50, jitter: false } });
@@ -290,7 +291,7 @@ describe("nats.Listener (JetStream)", () => {
 
   test("dead-lettering after max deliveries: the message goes to the DLQ stream and is terminated", async () => {
     const base = unique("js_dlq");
-    const c = client();
+    const c = await client();
     const name = await stream(c, base);
     const dlqName = await stream(c, `${base}_dead`);
     const deliveries: number[] = [];
@@ -325,7 +326,7 @@ describe("nats.Listener (JetStream)", () => {
 
   test("binding failures are not redelivered: dead-lettered (terminated) at once", async () => {
     const base = unique("js_bind");
-    const c = client();
+    const c = await client();
     const name = await stream(c, base);
     let calls = 0;
     const errors: Error[] = [];
@@ -345,7 +346,7 @@ describe("nats.Listener (JetStream)", () => {
 
   test("manual settling through the caller: term stops redelivery, nak redelivers", async () => {
     const base = unique("js_manual");
-    const c = client();
+    const c = await client();
     const name = await stream(c, base);
     const seen: string[] = [];
     const l = listener();
@@ -371,7 +372,7 @@ describe("nats.Listener (JetStream)", () => {
 
   test("a handler longer than ackWait is kept alive (no redelivery while it runs)", async () => {
     const base = unique("js_long");
-    const c = client();
+    const c = await client();
     const name = await stream(c, base);
     const deliveries: number[] = [];
     const l = listener();
@@ -393,7 +394,7 @@ describe("nats.Listener (JetStream)", () => {
 
   test("graceful stop lets running handlers finish and acks them: the durable does not redeliver them", async () => {
     const base = unique("js_graceful");
-    const c = client();
+    const c = await client();
     const name = await stream(c, base);
     let started = 0;
     const first: number[] = [];
@@ -428,7 +429,7 @@ describe("nats.Listener (JetStream)", () => {
 
   test("the connection is cut mid-stream: every JetStream message is handled (at least once)", async () => {
     const base = unique("js_cut");
-    const c = client();
+    const c = await client();
     const name = await stream(c, base);
     const p = await new TcpProxy().start();
     cleanups.push(() => p.close());
