@@ -393,3 +393,16 @@ describe("AbstractListener hooks", () => {
     expect(l.state).toBe("stopped");
   });
 });
+
+describe("@service attach failures", () => {
+  test("an invalid decorated service makes start() fail with the validation error", async () => {
+    const { service } = await import("../src/service/decorators.ts");
+    const listener = new memory.Listener({ broker: new memory.Broker() });
+    @service(listener, "orders")
+    class Bad {
+      onMesage(): void {}
+    }
+    void Bad;
+    await expect(listener.start()).rejects.toMatchObject({ code: "MEMORY_UNKNOWN_METHOD" });
+  });
+});

@@ -22,10 +22,11 @@ import {
   type Delivery,
   type Dispatcher,
   type HandlerContext,
+  type HeaderValue,
   type RetryPolicy,
   type ServiceSpec,
 } from "@pirouette/core";
-import { Caller, Settlement } from "./caller.ts";
+import { Caller, Settlement, type CallerContext } from "./caller.ts";
 import { NatsError, type NatsErrorCode } from "./errors.ts";
 import { backoffDelay, Connection, resolveConnectionParams, toNatsError } from "./internal/connection.ts";
 import { encodeData, fromJsMsg, fromMsg, toNatsHeaders, traceHeaders } from "./internal/message.ts";
@@ -88,13 +89,58 @@ interface ResolvedConfig extends NatsServiceConfig {
   readonly maxPendingBytes: number;
 }
 
-interface Inbound extends Delivery<Message> {
-  readonly caller: Caller;
+/** What a delivery needs from its listener (one per service, not per message). */
+interface RouteOps {
+  ack(d: Inbound, result: unknown): void;
+  reject(d: Inbound, error: Error): void;
+  respond(message: Message, data: unknown, headers: Headers | undefined): void;
+}
+
+/** Core messages have nothing to settle: one shared, inert settlement. */
+const CORE_SETTLEMENT = new Settlement(undefined);
+
+/**
+ * A message delivered to one service: the dispatcher's {@link Delivery} and the context of its
+ * {@link Caller}. A class (no closures per message): this is the hot path.
+ */
+class Inbound implements Delivery<Message>, CallerContext {
+  readonly message: Message;
+  readonly key: string | undefined;
+  readonly destination: string;
+  readonly coordinates: Readonly<Record<string, unknown>>;
+  readonly headers: Readonly<Record<string, HeaderValue>> | undefined;
   readonly settlement: Settlement;
   readonly size: number;
   readonly acceptedAt: number;
-  failed: Error | undefined;
-  done: boolean;
+  readonly ops: RouteOps;
+  readonly caller: Caller;
+  failed: Error | undefined = undefined;
+  done = false;
+
+  constructor(message: Message, key: string | undefined, coordinates: Readonly<Record<string, unknown>>, settlement: Settlement, size: number, ops: RouteOps) {
+    this.message = message;
+    this.key = key;
+    this.destination = message.subject;
+    this.coordinates = coordinates;
+    this.headers = message.headers === undefined ? undefined : traceHeaders(message);
+    this.settlement = settlement;
+    this.size = size;
+    this.acceptedAt = settlement.js === undefined ? 0 : Date.now();
+    this.ops = ops;
+    this.caller = new Caller(this);
+  }
+
+  ack(result: unknown): void {
+    this.ops.ack(this, result);
+  }
+
+  reject(error: Error): void {
+    this.ops.reject(this, error);
+  }
+
+  respond(data: unknown, headers: Headers | undefined): void {
+    this.ops.respond(this.message, data, headers);
+  }
 }
 
 interface Route {
@@ -106,6 +152,7 @@ interface Route {
   messages: ConsumerMessages | undefined;
   loop: Promise<void> | undefined;
   readonly inflight: Set<Inbound>;
+  readonly ops: RouteOps;
   /** JetStream: the delivery whose failure is final. */
   maxDeliver: number;
   pendingBytes: number;
@@ -323,6 +370,11 @@ export class NatsListener extends AbstractListener<object, ResolvedConfig> {
       messages: undefined,
       loop: undefined,
       inflight: new Set(),
+      ops: {
+        ack: (d, result) => this.#ack(route, d, result),
+        reject: (d, error) => this.#reject(route, d, error),
+        respond: (message, data, headers) => this.#respond(message, data, headers),
+      },
       maxDeliver: cfg.jetstream?.maxDeliver ?? 5,
       pendingBytes: 0,
       dropped: 0,
@@ -410,7 +462,7 @@ export class NatsListener extends AbstractListener<object, ResolvedConfig> {
     }
     if (route.dropped > 0 && d.inFlight === 0) route.dropped = 0;
     const message = fromMsg(msg);
-    void d.submit(this.#delivery(route, message, new Settlement(undefined), size));
+    void d.submit(this.#delivery(route, message, CORE_SETTLEMENT, size));
   }
 
   async #consume(nc: NatsConnection, route: Route, cfg: JetStreamServiceConfig): Promise<void> {
@@ -472,30 +524,14 @@ export class NatsListener extends AbstractListener<object, ResolvedConfig> {
     const orderBy = this.#o.orderBy;
     const key = orderBy === undefined ? undefined : orderBy === "subject" ? message.subject : orderBy(message);
     const js = message.jetstream;
+    const queue = route.cfg.queueName;
     const coordinates =
-      js === undefined
-        ? { subject: message.subject, ...(route.cfg.queueName === undefined ? {} : { queue: route.cfg.queueName }) }
-        : { subject: message.subject, stream: js.stream, consumer: js.consumer, streamSequence: js.streamSequence, deliveryCount: js.deliveryCount };
-    const caller = new Caller({
-      message,
-      settlement,
-      respond: (data, headers) => this.#respond(message, data, headers),
-    });
-    const d: Inbound = {
-      message,
-      key,
-      destination: message.subject,
-      coordinates,
-      headers: traceHeaders(message),
-      caller,
-      settlement,
-      size,
-      acceptedAt: Date.now(),
-      failed: undefined,
-      done: false,
-      ack: (result) => this.#ack(route, d, result),
-      reject: (error) => this.#reject(route, d, error),
-    };
+      js !== undefined
+        ? { subject: message.subject, stream: js.stream, consumer: js.consumer, streamSequence: js.streamSequence, deliveryCount: js.deliveryCount }
+        : queue === undefined
+          ? { subject: message.subject }
+          : { subject: message.subject, queue };
+    const d = new Inbound(message, key, coordinates, settlement, size, route.ops);
     route.pendingBytes += size;
     if (js !== undefined) route.inflight.add(d);
     return d;

@@ -45,6 +45,8 @@ export interface DualClassDecorator {
 /** What `@service` needs from a listener. */
 export interface Attachable {
   attach(service: object, options?: string | readonly string[] | Record<string, unknown>): unknown;
+  /** Told when an attach made by `@service` failed; `start()` then fails with it. */
+  reportAttachError?(error: unknown): void;
 }
 
 /**
@@ -67,9 +69,16 @@ export function service(listener: Attachable, name?: string | readonly string[])
   const attach = (cls: AnyClass): void => {
     Reflect.defineMetadata(ATTACHED_KEY, true, cls);
     const instance = new (cls as unknown as new () => object)();
-    const r = listener.attach(instance, name);
-    // Attaching to a running listener is asynchronous; its failure must not go unhandled.
-    if (r instanceof Promise) r.catch(() => undefined);
+    let r: unknown;
+    try {
+      r = listener.attach(instance, name);
+    } catch (e) {
+      report(listener, e);
+      return;
+    }
+    // Attach failures (an invalid service, a refused subscription) must neither go unhandled
+    // nor vanish: the listener hears about them and its start() fails with them.
+    if (r instanceof Promise) r.catch((e: unknown) => report(listener, e));
   };
   return ((target: AnyClass, context?: unknown): void => {
     if (isClassContext(context)) {
@@ -79,6 +88,13 @@ export function service(listener: Attachable, name?: string | readonly string[])
       return;
     }
     attach(target);
+  });
+}
+
+function report(listener: Attachable, error: unknown): void {
+  if (listener.reportAttachError !== undefined) listener.reportAttachError(error);
+  else queueMicrotask(() => {
+    throw error; // no way to report it: fail loudly rather than run without the service
   });
 }
 

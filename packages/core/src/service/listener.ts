@@ -98,6 +98,7 @@ export abstract class AbstractListener<S extends object, C extends object> imple
   readonly #attachments = new Map<S, Attachment<S, C>>();
   readonly #dispatchers = new Set<Dispatcher<never>>();
   #state: LifecycleState = "new";
+  readonly #attachErrors: unknown[] = [];
   #closed: Promise<void> | undefined;
 
   constructor(options: ListenerOptions & { readonly protocol: string }) {
@@ -163,7 +164,19 @@ export abstract class AbstractListener<S extends object, C extends object> imple
     if (this.#state === "started") await this.onDetach(att);
   }
 
+  /** An attach made by `@service` failed: `start()` fails with it (logged if already started). */
+  reportAttachError(error: unknown): void {
+    if (this.#state === "new") this.#attachErrors.push(error);
+    else this.logger.error({ err: toError(error) }, "attaching a @service failed");
+  }
+
   async start(): Promise<void> {
+    // Let rejections of decorator attaches made in this same tick arrive first.
+    await Promise.resolve();
+    if (this.#attachErrors.length > 0) {
+      const errors = this.#attachErrors.splice(0);
+      throw errors.length === 1 ? errors[0] : new AggregateError(errors, "several @service attaches failed");
+    }
     if (this.#state !== "new") throw new PirouetteError("STATE", `cannot start a ${this.#state} listener`);
     this.#state = "starting";
     try {
