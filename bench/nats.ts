@@ -19,6 +19,10 @@
  *   jetstream  N/10 JetStream publishes, 64 awaiting their acknowledgement: raw `js.publish` or
  *              `client.jetstream.publish`, to a memory stream.
  *
+ * The raw arm runs nats.js with its defaults; Pirouette connects with `noAsyncTraces: true` (its
+ * default: nats.js otherwise builds an Error with a stack trace for every request in case it
+ * fails; V8's async stack traces cover our awaits).
+ *
  * Each trial is accepted only if every message arrived (or was acknowledged). Prints throughput,
  * client CPU µs per message and per-arm medians, then `ratio <name> <ours ÷ raw>` lines last.
  */

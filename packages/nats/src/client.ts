@@ -244,7 +244,10 @@ export class NatsClient implements Sink<unknown>, AsyncDisposable {
    */
   async request(subject: string, data: unknown, options: RequestOptions = {}): Promise<Message> {
     const nc = this.#nc ?? (await this.connection());
-    checkSubject(subject, false);
+    if (subject !== this.#lastSubject) {
+      checkSubject(subject, false);
+      this.#lastSubject = subject;
+    }
     const { data: bytes } = encodeData(data, this.codec);
     const h = toNatsHeaders(options.headers);
     const timeout = options.timeoutMs ?? 5000;

@@ -171,6 +171,9 @@ export class Connection {
       maxReconnectAttempts: p.reconnect.maxRetries === Infinity ? -1 : p.reconnect.maxRetries,
       reconnectDelayHandler: () => this.#reconnectDelay(),
       waitOnFirstConnect: false,
+      // nats.js captures a stack trace for every request, just in case it fails (a quarter of the
+      // CPU of a request/reply round trip); V8's async stack traces already cover our awaits.
+      noAsyncTraces: true,
     };
     let attempt = 0;
     for (;;) {
