@@ -65,7 +65,9 @@ class Flow {
   #wake: (() => void) | undefined;
   #done: (() => void) | undefined;
   readonly done: Promise<void>;
-  constructor(readonly n: number) {
+  readonly n: number;
+  constructor(n: number) {
+    this.n = n;
     this.done = new Promise((r) => (this.#done = r));
   }
   onReceived(): void {

@@ -23,7 +23,15 @@ import type {
   TopicMessage,
 } from "./options.ts";
 
-/** A subscription as the broker granted it (`qos` is the granted QoS). */
+/**
+ * A subscription as the broker granted it (`qos` is the granted QoS).
+ *
+ * @example
+ * ```ts
+ * const [granted] = await client.subscribe({ topic: "alerts/#", qos: 2 });
+ * if (granted?.qos !== 2) log.warn("downgraded");
+ * ```
+ */
 export interface GrantedSubscription {
   readonly topic: string;
   readonly qos: number;

@@ -23,7 +23,7 @@ import { PirouetteError, type PirouetteErrorOptions } from "@pirouette/core";
  * | `MQTT_PACKET_TOO_LARGE` | a publish is larger than `maxPacketSize` or the broker's maximum packet size |
  * | `MQTT_TIMEOUT` | no connection, or no response to a request, in time |
  * | `MQTT_NO_RESPONSE_TOPIC` | `caller.respond()` on a message without an MQTT 5 response topic |
- * | `MQTT_ACK_MODE` | `caller.complete()` without `manualAcks`, or on a QoS 0 message |
+ * | `MQTT_ACK_MODE` | `caller.complete()` without `manualAcks` |
  * | `MQTT_ALREADY_COMPLETED` | `caller.complete()` called twice |
  * | `MQTT_PROTOCOL` | an MQTT 5 feature (properties, request/response) on an MQTT 3.1.1 connection |
  * | `MQTT_CLOSED` | the client or listener is closed |

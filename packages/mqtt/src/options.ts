@@ -6,10 +6,24 @@
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import type { Codec, DeadLetterTarget, FailureAction, ListenerOptions, Logger, RetryPolicy } from "@pirouette/core";
 
-/** Ballerina's `mqtt:DEFAULT_URL`. */
+/**
+ * Ballerina's `mqtt:DEFAULT_URL`.
+ *
+ * @example
+ * ```ts
+ * new mqtt.Listener(mqtt.DEFAULT_URL, "billing-1", "orders/#");
+ * ```
+ */
 export const DEFAULT_URL = "tcp://localhost:1883";
 
-/** MQTT quality of service: 0 at most once, 1 at least once, 2 exactly once (per hop). */
+/**
+ * MQTT quality of service: 0 at most once, 1 at least once, 2 exactly once (per hop).
+ *
+ * @example
+ * ```ts
+ * const qos: mqtt.QoS = 1;
+ * ```
+ */
 export type QoS = 0 | 1 | 2;
 
 /**
@@ -32,7 +46,14 @@ export interface Subscription {
   readonly retainHandling?: 0 | 1 | 2;
 }
 
-/** What the listener and `Client.subscribe` accept: Ballerina's `string|string[]|Subscription|Subscription[]`. */
+/**
+ * What the listener and `Client.subscribe` accept: Ballerina's `string|string[]|Subscription|Subscription[]`.
+ *
+ * @example
+ * ```ts
+ * const subs: mqtt.Subscriptions = ["sensors/+/temperature", { topic: "alerts/#", qos: 2 }];
+ * ```
+ */
 export type Subscriptions = string | Subscription | readonly (string | Subscription)[];
 
 /**
@@ -106,6 +127,12 @@ export interface PublishMessage<T = unknown> {
 /**
  * Ballerina's `mqtt:DeliveryToken`: what `publish` and `respond` resolve to once the broker
  * has the message (PUBACK for QoS 1, PUBCOMP for QoS 2, written to the socket for QoS 0).
+ *
+ * @example
+ * ```ts
+ * const token = await client.publish("orders/new", { payload: order });
+ * console.log(token.messageId, token.topic);
+ * ```
  */
 export interface DeliveryToken {
   /** The packet identifier; 0 for QoS 0. */
@@ -362,7 +389,14 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
 }
 
-/** A topic/message pair, what the client's `Sink` side accepts without a `sink` option. */
+/**
+ * A topic/message pair, what the client's `Sink` side accepts without a `sink` option.
+ *
+ * @example
+ * ```ts
+ * await Stream.from(readings).map((r): mqtt.TopicMessage => ({ topic: `sensors/${r.id}`, payload: r })).pipeTo(client);
+ * ```
+ */
 export interface TopicMessage<T = unknown> extends PublishMessage<T> {
   readonly topic: string;
 }

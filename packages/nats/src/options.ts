@@ -5,10 +5,24 @@
  */
 import type { Codec, DeadLetterTarget, FailureAction, ListenerOptions, Logger, RetryPolicy } from "@pirouette/core";
 
-/** Ballerina's `nats:DEFAULT_URL`. */
+/**
+ * Ballerina's `nats:DEFAULT_URL`.
+ *
+ * @example
+ * ```ts
+ * new nats.Listener(nats.DEFAULT_URL);
+ * ```
+ */
 export const DEFAULT_URL = "nats://localhost:4222";
 
-/** Message headers: one value, or several for a repeated header. */
+/**
+ * Message headers: one value, or several for a repeated header.
+ *
+ * @example
+ * ```ts
+ * client.publish("orders.created", order, { headers: { tenant: "acme", tags: ["eu", "vip"] } });
+ * ```
+ */
 export type Headers = Readonly<Record<string, string | readonly string[]>>;
 
 /**
@@ -236,14 +250,28 @@ export interface NatsClientOptions extends ConnectionConfiguration {
   readonly sink?: { readonly subject: string; readonly jetstream?: boolean };
 }
 
-/** Options of {@link Client.publish}. */
+/**
+ * Options of {@link Client.publish}.
+ *
+ * @example
+ * ```ts
+ * client.publish("jobs.run", job, { replyTo: "jobs.done", headers: { priority: "high" } });
+ * ```
+ */
 export interface PublishOptions {
   readonly headers?: Headers;
   /** A reply subject for the receiver. */
   readonly replyTo?: string;
 }
 
-/** Options of {@link Client.request}. */
+/**
+ * Options of {@link Client.request}.
+ *
+ * @example
+ * ```ts
+ * await client.request("prices.get", { sku: "A1" }, { timeoutMs: 1000 });
+ * ```
+ */
 export interface RequestOptions {
   /** Default 5000 ms. */
   readonly timeoutMs?: number;
@@ -271,7 +299,14 @@ export interface SubscribeOptions {
   readonly overflow?: "error" | "drop-newest" | "drop-oldest";
 }
 
-/** Options of {@link JetStream.publish}. */
+/**
+ * Options of {@link JetStream.publish}.
+ *
+ * @example
+ * ```ts
+ * await client.jetstream.publish("orders.created", order, { msgId: order.id, expect: { streamName: "ORDERS" } });
+ * ```
+ */
 export interface JetStreamPublishOptions {
   /** Deduplication id (`Nats-Msg-Id`): the stream stores one message per id within its window. */
   readonly msgId?: string;
@@ -287,7 +322,14 @@ export interface JetStreamPublishOptions {
   };
 }
 
-/** The stream's acknowledgement of a JetStream publish. */
+/**
+ * The stream's acknowledgement of a JetStream publish.
+ *
+ * @example
+ * ```ts
+ * const { stream, seq, duplicate } = await client.jetstream.publish("orders.created", order, { msgId: order.id });
+ * ```
+ */
 export interface PubAck {
   readonly stream: string;
   readonly seq: number;
@@ -319,7 +361,14 @@ export interface StreamConfig {
   readonly raw?: Readonly<Record<string, unknown>>;
 }
 
-/** A subject/data pair, what the client's `Sink` side accepts without a `sink` option. */
+/**
+ * A subject/data pair, what the client's `Sink` side accepts without a `sink` option.
+ *
+ * @example
+ * ```ts
+ * await events.map((e): nats.SubjectMessage => ({ subject: `events.${e.kind}`, data: e })).pipeTo(client);
+ * ```
+ */
 export interface SubjectMessage<T = unknown> {
   readonly subject: string;
   readonly data: T;

@@ -248,6 +248,23 @@ describe("nats.Listener (core NATS)", () => {
     expect(errors.some((e) => (e as nats.NatsError).code === "NATS_CONNECTION")).toBe(true);
   });
 
+  test("reconnect backoff is capped exponential with jitter: few attempts during an outage", async () => {
+    const p = await new TcpProxy().start();
+    cleanups.push(() => p.close());
+    const l = listener({ reconnect: { initialDelayMs: 100, maxDelayMs: 800 } }, p.url);
+    await l.attach({ onMessage() {}, onError() {} }, unique("backoff"));
+    await l.start();
+    const before = p.attempts;
+    p.down();
+    await sleep(3000);
+    const attempts = p.attempts - before;
+    p.up();
+    // 0, 100, 200, 400, 800, 800 … ms: about 6 attempts in 3 s (nats.js's default 2 s wait: 2, without growth).
+    expect(attempts).toBeGreaterThanOrEqual(3);
+    expect(attempts).toBeLessThanOrEqual(10);
+    await waitFor(() => l.isConnected, "the reconnect after the outage", 10_000);
+  });
+
   test("graceful stop lets in-flight handlers finish (their replies are sent)", async () => {
     const subject = unique("graceful");
     const l = new nats.Listener(NATS_URL, { concurrency: 3 });

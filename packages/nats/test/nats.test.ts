@@ -111,6 +111,11 @@ describe("options and services", () => {
     expect(code(() => new nats.Client(undefined, { sink: { subject: "a.>" } }))).toBe("NATS_INVALID_SUBJECT");
   });
 
+  test("publish() needs a started client: NATS_CONNECTION before start()", () => {
+    const c = new nats.Client();
+    expect(() => c.publish("x", 1)).toThrow(expect.objectContaining({ code: "NATS_CONNECTION" }));
+  });
+
   test("attach validates the service and its config before any connection", async () => {
     const l = new nats.Listener();
     await expect(l.attach({ onMessage() {}, onRequest() {} }, "x")).rejects.toMatchObject({ code: "NATS_METHOD_CONFLICT", name: "NatsError" });
