@@ -278,3 +278,11 @@ describe("PushSource life cycle", () => {
     expect(ps.push(5)).toBe(false);
   });
 });
+
+describe("drop-oldest without onDrop", () => {
+  it("still bounds the buffer", () => {
+    const s = new PushSource<number>({ highWaterMark: 10, limit: 10, overflow: "drop-oldest" });
+    for (let i = 0; i < 50; i++) s.push(i);
+    expect(s.buffered).toBe(10);
+  });
+});

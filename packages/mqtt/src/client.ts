@@ -175,40 +175,41 @@ export class MqttClient implements Sink<unknown>, AsyncDisposable {
    * @throws {MqttError} `MQTT_INVALID_TOPIC`, `MQTT_BACKPRESSURE` (offline queue full),
    *   `MQTT_PACKET_TOO_LARGE`, `MQTT_PUBLISH_FAILED`, `MQTT_CLOSED`, `MQTT_ENCODE`
    */
-  async publish(topic: string, message: PublishMessage): Promise<DeliveryToken> {
-    if (topic !== this.#lastTopic) {
-      checkTopicName(topic);
-      this.#lastTopic = topic;
-    }
-    if (typeof message !== "object" || message === null || !("payload" in message)) {
-      throw new MqttError("MQTT_INVALID_CONFIG", "publish() needs a message: { payload, qos?, retained?, properties? }");
-    }
-    const qos = message.qos ?? this.#defaultQos;
-    if (!isQoS(qos)) throw new MqttError("MQTT_INVALID_CONFIG", "qos must be 0, 1 or 2");
-    if (!this.#started) await this.#ready();
-    if (this.#closed) throw new MqttError("MQTT_CLOSED", "the mqtt client is closed");
-    const { payload, bytes, contentType } = encodeForPublish(message.payload, this.#codec, this.#defaultCodec);
-    if (this.#queued >= this.#maxQueued || this.#queuedBytes + bytes > this.#maxQueuedBytes) {
-      throw new MqttError(
-        "MQTT_BACKPRESSURE",
-        `${this.#queued} publishes (${this.#queuedBytes} bytes) are queued ${this.#conn.connected ? "awaiting the broker" : "while disconnected"}; the limit is ${this.#maxQueued} messages / ${this.#maxQueuedBytes} bytes`,
-        { coordinates: { topic } },
-      );
-    }
-    if (message.properties !== undefined && !this.#conn.v5) {
-      this.#logger.debug({ topic }, "MQTT 3.1.1: message properties are not sent");
-    }
-    const props = this.#conn.v5
-      ? toPacketProperties(message.properties, this.#o.sendContentType === true ? contentType : undefined, injectTraceContext({}))
-      : undefined;
-    this.#queued++;
-    this.#queuedBytes += bytes;
+  publish(topic: string, message: PublishMessage): Promise<DeliveryToken> {
+    if (!this.#started) return this.#ready().then(() => this.publish(topic, message));
     try {
-      const ack = await this.#conn.publish(topic, payload, qos, message.retained ?? false, props);
-      return { messageId: (ack as { messageId?: number } | undefined)?.messageId ?? 0, topic };
-    } finally {
-      this.#queued--;
-      this.#queuedBytes -= bytes;
+      if (topic !== this.#lastTopic) {
+        checkTopicName(topic);
+        this.#lastTopic = topic;
+      }
+      if (typeof message !== "object" || message === null || !("payload" in message)) {
+        throw new MqttError("MQTT_INVALID_CONFIG", "publish() needs a message: { payload, qos?, retained?, properties? }");
+      }
+      const qos = message.qos ?? this.#defaultQos;
+      if (!isQoS(qos)) throw new MqttError("MQTT_INVALID_CONFIG", "qos must be 0, 1 or 2");
+      if (this.#closed) throw new MqttError("MQTT_CLOSED", "the mqtt client is closed");
+      const { payload, bytes, contentType } = encodeForPublish(message.payload, this.#codec, this.#defaultCodec);
+      if (this.#queued >= this.#maxQueued || this.#queuedBytes + bytes > this.#maxQueuedBytes) {
+        throw new MqttError(
+          "MQTT_BACKPRESSURE",
+          `${this.#queued} publishes (${this.#queuedBytes} bytes) are queued ${this.#conn.connected ? "awaiting the broker" : "while disconnected"}; the limit is ${this.#maxQueued} messages / ${this.#maxQueuedBytes} bytes`,
+          { coordinates: { topic } },
+        );
+      }
+      if (message.properties !== undefined && !this.#conn.v5) {
+        this.#logger.debug({ topic }, "MQTT 3.1.1: message properties are not sent");
+      }
+      const props = this.#conn.v5
+        ? toPacketProperties(message.properties, this.#o.sendContentType === true ? contentType : undefined, injectTraceContext({}))
+        : undefined;
+      this.#queued++;
+      this.#queuedBytes += bytes;
+      return this.#conn.publish(topic, payload, qos, message.retained ?? false, props, () => {
+        this.#queued--;
+        this.#queuedBytes -= bytes;
+      });
+    } catch (e) {
+      return Promise.reject(e);
     }
   }
 

@@ -518,8 +518,7 @@ export class MqttListener extends AbstractListener<object, ResolvedConfig> {
     const { bytes } = encodePayload(message.payload, this.#codec);
     const trace = injectTraceContext(extraProps === undefined ? {} : { ...extraProps });
     const props = out.v5 ? toPacketProperties(message.properties, undefined, trace) : undefined;
-    const ack = await out.publish(checkTopicName(topic), bytes, qos, message.retained ?? false, props);
-    return { messageId: (ack as { messageId?: number } | undefined)?.messageId ?? 0, topic };
+    return out.publish(checkTopicName(topic), bytes, qos, message.retained ?? false, props);
   }
 
   async #respond(route: Route, request: Message, response: PublishMessage): Promise<DeliveryToken> {

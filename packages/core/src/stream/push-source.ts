@@ -102,7 +102,8 @@ export class PushSource<T, E = Error> {
         return false;
       }
       if (policy === "drop-oldest") {
-        this.#options.onDrop?.(this.#buffer.shift());
+        const dropped = this.#buffer.shift();
+        this.#options.onDrop?.(dropped);
       } else {
         this.fail(
           new PirouetteError("BACKPRESSURE", `push source overflow: ${this.#limit} elements buffered and the producer did not pause`) as E,

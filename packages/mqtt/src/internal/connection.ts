@@ -12,7 +12,7 @@ import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import { connect, type IClientOptions, type IConnackPacket, type IDisconnectPacket, type IPublishPacket, type MqttClient, type Packet } from "mqtt";
 import { toError, type Codec, type Logger } from "@pirouette/core";
 import { MqttError, type MqttErrorCode } from "../errors.ts";
-import type { ConnectionConfiguration, QoS, ReconnectOptions } from "../options.ts";
+import type { ConnectionConfiguration, DeliveryToken, QoS, ReconnectOptions } from "../options.ts";
 import { encodePayload, toPacketProperties } from "./encode.ts";
 import type { ResolvedSubscription } from "./topic.ts";
 
@@ -577,8 +577,9 @@ export class Connection {
   // ---------------------------------------------------------------- publishing
 
   /**
-   * Publish; resolves with the acknowledging packet (QoS 1/2) once the broker has it. While
-   * disconnected mqtt.js queues the publish and sends it after the reconnect.
+   * Publish; resolves with the {@link DeliveryToken} once the broker has it (PUBACK/PUBCOMP, or
+   * written for QoS 0). `settled` runs once, first, whatever the outcome. While disconnected
+   * mqtt.js queues the publish and sends it after the reconnect.
    */
   publish(
     topic: string,
@@ -586,27 +587,32 @@ export class Connection {
     qos: QoS,
     retain: boolean,
     properties: IPublishPacket["properties"],
-  ): Promise<Packet | undefined> {
+    settled?: () => void,
+  ): Promise<DeliveryToken> {
     const c = this.#client;
-    if (this.#fatal !== undefined) return Promise.reject(this.#fatal);
-    if (c === undefined || this.#closing) return Promise.reject(new MqttError("MQTT_CLOSED", "the mqtt connection is closed"));
+    let error: MqttError | undefined;
+    if (this.#fatal !== undefined) error = this.#fatal;
+    else if (c === undefined || this.#closing) error = new MqttError("MQTT_CLOSED", "the mqtt connection is closed");
     const props = this.v5 ? properties : undefined;
     const limit = this.maxPacketSize;
-    // Cheap bound first: the exact size only matters near the limit.
     // Cheap bound first (a string is at most 3 bytes per UTF-16 unit): the exact size only matters near the limit.
     const size =
-      payload.length * 3 + topic.length * 3 + 64 < limit && props === undefined
+      error !== undefined || (payload.length * 3 + topic.length * 3 + 64 < limit && props === undefined)
         ? 0
         : publishPacketSize(topic, typeof payload === "string" ? Buffer.byteLength(payload, "utf8") : payload.length, qos, props, this.v5);
     if (size > limit) {
-      return Promise.reject(
-        new MqttError("MQTT_PACKET_TOO_LARGE", `the message for "${topic}" is ${size} bytes, over the ${limit}-byte packet limit; not sent`, {
-          coordinates: { topic },
-        }),
-      );
+      error = new MqttError("MQTT_PACKET_TOO_LARGE", `the message for "${topic}" is ${size} bytes, over the ${limit}-byte packet limit; not sent`, {
+        coordinates: { topic },
+      });
     }
+    if (error !== undefined || c === undefined) {
+      settled?.();
+      return Promise.reject(error);
+    }
+    // One promise and one callback per publish: this is the hot path.
     return new Promise((resolve, reject) => {
-      c.publish(topic, payload, { qos, retain, ...(props === undefined ? {} : { properties: props }) }, (err, packet) => {
+      c.publish(topic, payload, props === undefined ? { qos, retain } : { qos, retain, properties: props }, (err, packet) => {
+        settled?.();
         if (err) {
           const rc = (err as { code?: unknown }).code;
           reject(
@@ -619,7 +625,7 @@ export class Connection {
           );
           return;
         }
-        resolve(packet);
+        resolve({ messageId: (packet as { messageId?: number } | undefined)?.messageId ?? 0, topic });
       });
     });
   }
