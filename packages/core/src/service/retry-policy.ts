@@ -120,3 +120,27 @@ class AttemptFailure extends Error {
 function unwrapAttempt(e: unknown): unknown {
   return e instanceof AttemptFailure ? e.original : e;
 }
+
+/** The shape {@link backoffDelay} reads: a reconnect or retry schedule. */
+export interface BackoffSchedule {
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly multiplier: number;
+  /** Spread each delay by ± this fraction (0 = none). */
+  readonly jitter: number;
+}
+
+/**
+ * The n-th delay (n ≥ 1) of a capped exponential schedule spread by ± jitter: the one shared
+ * reconnect-delay rule of the protocol packages.
+ *
+ * @example
+ * ```ts
+ * const ms = backoffDelay({ initialDelayMs: 200, maxDelayMs: 5000, multiplier: 2, jitter: 0.2 }, attempt);
+ * ```
+ */
+export function backoffDelay(r: BackoffSchedule, n: number): number {
+  const base = Math.min(r.maxDelayMs, r.initialDelayMs * r.multiplier ** Math.max(0, n - 1));
+  const spread = 1 + r.jitter * (2 * Math.random() - 1);
+  return Math.max(0, Math.round(Math.min(r.maxDelayMs, base * spread)));
+}

@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import { connect, type IClientOptions, type IConnackPacket, type IDisconnectPacket, type IPublishPacket, type MqttClient, type Packet } from "mqtt";
-import { toError, type Codec, type Logger } from "@pirouette/core";
+import { backoffDelay, toError, type Codec, type Logger } from "@pirouette/core";
 import { MqttError, type MqttErrorCode } from "../errors.ts";
 import type { ConnectionConfiguration, DeliveryToken, QoS, ReconnectOptions } from "../options.ts";
 import { encodePayload, toPacketProperties } from "./encode.ts";
@@ -127,12 +127,8 @@ export function resolveConnectionParams(
   };
 }
 
-/** The n-th reconnect delay (n ≥ 1): capped exponential, spread by ± jitter. */
-export function backoffDelay(r: { initialDelayMs: number; maxDelayMs: number; multiplier: number; jitter: number }, n: number): number {
-  const base = Math.min(r.maxDelayMs, r.initialDelayMs * r.multiplier ** Math.max(0, n - 1));
-  const spread = 1 + r.jitter * (2 * Math.random() - 1);
-  return Math.max(0, Math.round(Math.min(r.maxDelayMs, base * spread)));
-}
+/** The shared capped, jittered exponential delay (kept here for this package's callers). */
+export { backoffDelay };
 
 function stringPropertySize(s: string | undefined): number {
   return s === undefined ? 0 : 3 + Buffer.byteLength(s, "utf8");

@@ -8,7 +8,7 @@
  */
 import { connect, errors, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
 import { JetStreamApiError, JetStreamError } from "@nats-io/jetstream";
-import { toError, type Logger } from "@pirouette/core";
+import { backoffDelay, toError, type Logger } from "@pirouette/core";
 import { NatsError, type NatsErrorCode } from "../errors.ts";
 import type { ConnectionConfiguration, ReconnectOptions } from "../options.ts";
 
@@ -48,11 +48,8 @@ export function resolveConnectionParams(url: string | readonly string[] | undefi
   return { servers: list, name: o.connectionName ?? "pirouette", options: o, reconnect };
 }
 
-/** The n-th delay (n ≥ 1): capped exponential, spread by ± jitter. */
-export function backoffDelay(r: { initialDelayMs: number; maxDelayMs: number; multiplier: number; jitter: number }, n: number): number {
-  const base = Math.min(r.maxDelayMs, r.initialDelayMs * r.multiplier ** Math.max(0, n - 1));
-  return Math.max(0, Math.round(Math.min(r.maxDelayMs, base * (1 + r.jitter * (2 * Math.random() - 1)))));
-}
+/** The shared capped, jittered exponential delay (kept here for this package's callers). */
+export { backoffDelay };
 
 function redact(url: string): string {
   return url.replace(/\/\/[^@/]*@/, "//");
