@@ -12,7 +12,14 @@ import { GraphqlError } from "./errors.ts";
 import type { Context, GraphqlServiceConfig, ResolverDefinition, RootResolver } from "./options.ts";
 import type { SdlArgs, SdlResult } from "./sdl-types.ts";
 
-/** The root type a field belongs to. */
+/**
+ * The root type a field belongs to.
+ *
+ * @example
+ * ```ts
+ * const root: graphql.RootType = "Subscription";
+ * ```
+ */
 export type RootType = "Query" | "Mutation" | "Subscription";
 
 /**

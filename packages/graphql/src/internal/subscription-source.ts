@@ -40,28 +40,34 @@ export class SubscriptionSource implements AsyncGenerator<unknown, undefined> {
     if (this.#done) return Promise.resolve(DONE);
     return new Promise((resolve) => {
       this.#pending = resolve;
-      this.#stream.next().then(
-        (r) => {
-          this.#pending = undefined;
-          if (this.#done) return resolve(DONE);
-          if (r === undefined) {
-            this.#finish(false);
-            return resolve(DONE);
-          }
-          if (isStreamValue(r)) return resolve({ done: false, value: r.value });
-          // The stream failed (it closed itself): its error is the last element.
-          this.#finish(false);
-          resolve({ done: false, value: toError(r) });
-        },
-        (e: unknown) => {
-          this.#pending = undefined;
-          if (this.#done) return resolve(DONE);
-          this.#finish(true);
-          resolve({ done: false, value: toError(e) });
-        },
-      );
+      this.#stream.next().then(this.#onResult, this.#onFailure);
     });
   }
+
+  // Bound once: no closures per element.
+  readonly #onResult = (r: unknown): void => {
+    const resolve = this.#pending;
+    if (resolve === undefined) return; // ended meanwhile: already resolved as done
+    this.#pending = undefined;
+    if (r === undefined) {
+      this.#finish(false);
+      resolve(DONE);
+    } else if (isStreamValue(r)) {
+      resolve({ done: false, value: r.value });
+    } else {
+      // The stream failed (it closed itself): its error is the last element.
+      this.#finish(false);
+      resolve({ done: false, value: toError(r) });
+    }
+  };
+
+  readonly #onFailure = (e: unknown): void => {
+    const resolve = this.#pending;
+    if (resolve === undefined) return;
+    this.#pending = undefined;
+    this.#finish(true);
+    resolve({ done: false, value: toError(e) });
+  };
 
   return(): Promise<IteratorResult<unknown, undefined>> {
     this.end();
