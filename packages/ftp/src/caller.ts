@@ -5,7 +5,14 @@
  */
 import type { FtpClient } from "./client.ts";
 
-/** The client methods a {@link Caller} offers (everything but `connect` and `close`). */
+/**
+ * The client methods a {@link Caller} offers (everything but `connect` and `close`).
+ *
+ * @example
+ * ```ts
+ * const reads: ftp.CallerMethod[] = ["getText", "getJson", "list"];
+ * ```
+ */
 export type CallerMethod =
   | "getBytes"
   | "getBytesAsStream"

@@ -16,7 +16,7 @@ import { baseName, checkPath, extensionOf, joinPath, parentOf } from "./internal
 import { Pool, type Lease } from "./internal/pool.ts";
 import type { Connection, RemoteEntry } from "./internal/port.ts";
 import { withRetry } from "./internal/retry.ts";
-import { loadPrivateKey, SftpConnection } from "./internal/sftp.ts";
+import { loadPrivateKey, SftpConnection, type LoadedKey } from "./internal/sftp.ts";
 import { bufferReadable, collect, downloadStream, toReadable, type ByteSource, type SourceState } from "./internal/streams.ts";
 import type { ClientOptions, CsvReadOptions, FileInfo, Protocol, PutOptions } from "./options.ts";
 
@@ -80,7 +80,7 @@ export class FtpClient implements AsyncDisposable {
   readonly #pool: Pool;
   readonly #logger: Logger;
   #verifier: Promise<() => HostKeyVerifier> | undefined;
-  #privateKey: Promise<Buffer | undefined> | undefined;
+  #privateKey: Promise<LoadedKey | undefined> | undefined;
   #closed = false;
 
   constructor(options: ClientOptions = {}) {
@@ -106,7 +106,7 @@ export class FtpClient implements AsyncDisposable {
       const verifier = (this.#verifier ??= loadHostKeyPolicy(c.hostKey, c.host, c.port));
       const key = (this.#privateKey ??= c.privateKey === undefined ? Promise.resolve(undefined) : loadPrivateKey(c.privateKey));
       let v: () => HostKeyVerifier;
-      let k: Buffer | undefined;
+      let k: LoadedKey | undefined;
       try {
         [v, k] = await Promise.all([verifier, key]);
       } catch (e) {
@@ -237,16 +237,20 @@ export class FtpClient implements AsyncDisposable {
   }
 
   /**
-   * The whole file as UTF-8 text (invalid UTF-8 is a `PayloadBindingError`).
+   * The whole file as UTF-8 text (invalid UTF-8 is a `PayloadBindingError`), validated with a
+   * Standard Schema when one is given.
    *
    * @example
    * ```ts
    * const readme = await client.getText("/docs/README.txt");
+   * const id = await client.getText("/run/id", z.string().uuid());
    * ```
    */
-  async getText(path: string): Promise<string> {
+  getText<S extends StandardSchemaV1>(path: string, schema: S): Promise<StandardSchemaV1.InferOutput<S>>;
+  getText(path: string): Promise<string>;
+  async getText(path: string, schema?: StandardSchemaV1): Promise<unknown> {
     const bytes = await this.getBytes(path);
-    return bind<string>(bytes, { codec: text({ maxBytes: this.#cfg.maxFileBytes }), coordinates: { path } });
+    return bind(bytes, { codec: text({ maxBytes: this.#cfg.maxFileBytes }), ...(schema === undefined ? {} : { schema }), coordinates: { path } });
   }
 
   /**

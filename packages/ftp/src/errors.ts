@@ -25,6 +25,12 @@ import { PirouetteError, type PirouetteErrorOptions } from "@pirouette/core";
  * | `FTP_INVALID_CONFIG` | an option or service config value is wrong | no |
  * | `FTP_CLOSED` | the client or listener is closed | no |
  * | `FTP_UNKNOWN_METHOD`, `FTP_MISSING_METHOD`, `FTP_METHOD_CONFLICT`, `FTP_INVALID_SERVICE` | `attach` rejected the service | no |
+ *
+ * @example
+ * ```ts
+ * const fatal: ftp.FtpErrorCode[] = ["FTP_AUTH", "FTP_HOST_KEY"];
+ * if (ftp.FtpError.isFtpError(e) && fatal.includes(e.code)) process.exit(1);
+ * ```
  */
 export type FtpErrorCode =
   | "FTP_NOT_FOUND"

@@ -122,7 +122,7 @@ interface Route {
   readonly dispatcher: Dispatcher<Job>;
   readonly files: Map<string, Tracked>;
   polled: boolean;
-  /** The last poll error's message, to report a repeating failure once. */
+  /** The last poll error's code, to report a repeating failure once. */
   lastPollError: string | undefined;
   detached: boolean;
 }
@@ -313,7 +313,10 @@ export class FtpListener extends AbstractListener<object, ResolvedServiceConfig>
     this.#stopping = true;
     clearTimeout(this.#timer);
     this.#wake?.();
-    await this.#loop;
+    // A poll may be waiting for room in a dispatcher (handlers running); it submits nothing more.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#loop, new Promise((resolve) => (timer = setTimeout(resolve, this.gracefulStopTimeoutMs)))]);
+    clearTimeout(timer);
   }
 
   protected async onClose(): Promise<void> {
@@ -375,9 +378,10 @@ export class FtpListener extends AbstractListener<object, ResolvedServiceConfig>
     try {
       listing = await this.#client.list(dir);
     } catch (e) {
+      if (this.#stopping) return; // the client is closing under it
       const err = FtpError.isFtpError(e) ? e : new FtpError("FTP_FAILED", toError(e).message, { path: dir, cause: e });
-      if (route.lastPollError !== err.message) {
-        route.lastPollError = err.message;
+      if (route.lastPollError !== err.code) {
+        route.lastPollError = err.code;
         await this.notifyError(route.att, err, undefined);
       } else this.logger.warn({ err, path: dir }, "ftp poll failed again");
       return;

@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 import { runInNewContext } from "node:vm";
 import { setFlagsFromString } from "node:v8";
 import type { Logger } from "@pirouette/core";
-import * as ftp from "../src/index.ts";
+import type * as ftp from "../src/index.ts";
 
 export const exec = promisify(execFile);
 

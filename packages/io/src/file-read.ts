@@ -22,7 +22,7 @@ export interface ReadLinesOptions {
 /**
  * Read a file as a lazy stream of byte blocks of `blockSize` bytes (the last one may be shorter),
  * Ballerina's `io:fileReadBlocksAsStream`. The file is opened on the first pull and closed when the
- * stream ends, fails or is closed early; only about 64 KiB is read ahead, so memory stays flat
+ * stream ends, fails or is closed early; only one 256 KiB read is held ahead, so memory stays flat
  * whatever the file size and however slow the consumer. Errors are `IoError`s (`IO_NOT_FOUND`,
  * `IO_PERMISSION`, `IO_IS_DIRECTORY`, `IO_READ`) with `coordinates.path`.
  *

@@ -38,7 +38,15 @@ export function csvError(e: unknown, path: string): Error {
   return new Error(String(e));
 }
 
-/** A CSV row to write: an array of fields, or a record (its values in column order). */
+/**
+ * A CSV row to write: an array of fields, or a record (its values in column order; `null` and
+ * `undefined` are empty fields, dates ISO strings, other objects JSON).
+ *
+ * @example
+ * ```ts
+ * const rows: ftp.CsvWriteRow[] = [{ id: "a1", amount: 12 }, ["a2", 7]];
+ * ```
+ */
 export type CsvWriteRow = readonly unknown[] | Readonly<Record<string, unknown>>;
 
 function field(v: unknown): string {

@@ -132,7 +132,7 @@ export class FtpConnection implements Connection {
   async openRead(path: string): Promise<Download> {
     // SIZE first: a missing file fails here, before a stream is handed out.
     const size = await this.#client.size(path);
-    const readable = new PassThrough({ highWaterMark: 64 * 1024 });
+    const readable = new PassThrough({ highWaterMark: 1024 * 1024 });
     readable.on("error", () => undefined); // seen through iteration and `done`
     const done = this.#client.downloadTo(readable, path).then(
       () => undefined,

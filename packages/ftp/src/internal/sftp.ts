@@ -78,9 +78,13 @@ export interface SftpParams {
 }
 
 const READ_BLOCK = 64 * 1024;
+const CLOSE_TIMEOUT_MS = 2000;
 
-/** Read and check the private key once: a wrong passphrase is an `FTP_AUTH` error, not a crash in ssh2. */
-export async function loadPrivateKey(key: PrivateKey): Promise<Buffer> {
+/** A private key parsed by ssh2 (decrypted once: bcrypt KDF rounds are slow in JS). */
+export type LoadedKey = Exclude<ReturnType<typeof ssh2.utils.parseKey>, Error>;
+
+/** Read, decrypt and check the private key once: a wrong passphrase is an `FTP_AUTH` error, not a crash in ssh2. */
+export async function loadPrivateKey(key: PrivateKey): Promise<LoadedKey> {
   let data: Buffer;
   if (key.key !== undefined) data = Buffer.from(key.key);
   else if (key.path !== undefined) {
@@ -98,7 +102,7 @@ export async function loadPrivateKey(key: PrivateKey): Promise<Buffer> {
       { cause: parsed },
     );
   }
-  return data;
+  return parsed;
 }
 
 function entryType(t: string): RemoteEntry["type"] {
@@ -134,7 +138,7 @@ export class SftpConnection implements Connection {
   }
 
   /** Connect and authenticate; a host key refused by the verifier rejects with `FTP_HOST_KEY`. */
-  static async open(p: SftpParams, privateKey: Buffer | undefined): Promise<SftpConnection> {
+  static async open(p: SftpParams, privateKey: LoadedKey | undefined): Promise<SftpConnection> {
     const verifier = p.verifier();
     if (verifier.insecure) {
       p.logger.warn({ host: p.host, port: p.port }, "insecureAcceptAnyHostKey: the SFTP host key is NOT verified; anyone on the network path can impersonate this server");
@@ -156,7 +160,7 @@ export class SftpConnection implements Connection {
     state.conn = conn;
     const methods: Record<string, unknown>[] = [];
     if (privateKey !== undefined) {
-      methods.push({ type: "publickey", username: p.username, key: privateKey, ...(p.privateKey?.passphrase === undefined ? {} : { passphrase: p.privateKey.passphrase }) });
+      methods.push({ type: "publickey", username: p.username, key: privateKey });
     }
     if (p.password !== undefined) methods.push({ type: "password", username: p.username, password: p.password });
     const preferred = verifier.preferredAlgorithms;
@@ -245,8 +249,18 @@ export class SftpConnection implements Connection {
 
   async rename(from: string, to: string, replace: boolean): Promise<void> {
     // posix-rename@openssh.com replaces the target atomically; SFTPv3 RENAME refuses an existing one.
-    if (replace) await this.#driver.posixRename(from, to);
-    else await this.#driver.rename(from, to);
+    if (!replace) {
+      await this.#driver.rename(from, to);
+      return;
+    }
+    try {
+      await this.#driver.posixRename(from, to);
+    } catch (e) {
+      // Servers without the extension: remove the target, then a plain rename (not atomic).
+      if (!/does not support|not supported|unsupported/i.test((e as Error).message)) throw e;
+      await this.#driver.delete(to, true);
+      await this.#driver.rename(from, to);
+    }
   }
 
   async delete(path: string): Promise<void> {
@@ -259,9 +273,14 @@ export class SftpConnection implements Connection {
       return;
     }
     this.#alive = false;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.#driver.end();
+      // A half-dead connection may never answer the polite close: drop it after a while.
+      await Promise.race([this.#driver.end(), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)))]);
     } catch {
+      // dropped below
+    } finally {
+      clearTimeout(timer);
       this.destroy();
     }
   }

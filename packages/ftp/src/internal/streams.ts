@@ -13,7 +13,16 @@ import { toFtpError } from "./map-error.ts";
 import type { Lease } from "./pool.ts";
 import type { Download } from "./port.ts";
 
-/** What an upload accepts: a core `Stream`, an async iterable or an iterable of byte blocks. */
+/**
+ * What an upload accepts: a core `Stream`, an async iterable (a Node readable, an async
+ * generator) or an iterable of byte blocks.
+ *
+ * @example
+ * ```ts
+ * const source: ftp.ByteSource = fs.createReadStream("big.bin");
+ * await client.putBytesAsStream("/in/big.bin", source);
+ * ```
+ */
 export type ByteSource = Stream<Uint8Array, unknown> | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 /**

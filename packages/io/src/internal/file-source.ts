@@ -9,7 +9,7 @@ import type { StreamSource } from "@pirouette/core";
 import { fsError, IoError } from "../errors.ts";
 
 /** Bytes read from the file per system call (blocks smaller than this are views into one read). */
-export const READ_SIZE = 65_536;
+export const READ_SIZE = 262_144;
 
 /**
  * Opens the file on the first pull (so a missing file fails the stream with `IO_NOT_FOUND`),
