@@ -555,6 +555,66 @@ describe("Dispatcher: drain, close and abort", () => {
     expect(await dispatcher.drain(10)).toBe(true);
   });
 
+  test("a signal first read after abortAll is already aborted; one of a handler that settled before is not", async () => {
+    const contexts = new Map<number, HandlerContext>();
+    const g = gatedHandler();
+    const { dispatcher, delivery, acks, rejects } = setup({
+      concurrency: 2,
+      handler: (m, ctx) => {
+        contexts.set(m.id, ctx); // the signal is not read while running
+        return g.handler(m);
+      },
+    });
+    void dispatcher.submit(delivery(0));
+    void dispatcher.submit(delivery(1));
+    await settle();
+    g.release(0, "done");
+    await settle();
+    expect(acks.get(0)).toEqual(["done"]);
+    const reason = new ClosedError("stop now");
+    dispatcher.abortAll(reason);
+    // Running when abortAll ran: aborted, although its handler never looked at the signal.
+    expect(contexts.get(1)!.signal.aborted).toBe(true);
+    expect(contexts.get(1)!.signal.reason).toBe(reason);
+    // Settled before abortAll: its signal stays quiet.
+    expect(contexts.get(0)!.signal.aborted).toBe(false);
+    g.fail(1, new Error("gave up"));
+    await settle();
+    expect(rejects.get(1)?.[0]?.message).toBe("gave up");
+    expect(contexts.get(1)!.signal.aborted).toBe(true);
+  });
+
+  test("ctx exposes attempt, coordinates and a logger bound to the coordinates", async () => {
+    const children: Record<string, unknown>[] = [];
+    const base: Logger = {
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+      child: (b) => {
+        children.push(b);
+        return base;
+      },
+    };
+    const seen: { attempt: number; coordinates: unknown }[] = [];
+    const { dispatcher, delivery } = setup({
+      logger: base,
+      retry: { maxAttempts: 2, initialDelayMs: 1, jitter: false },
+      handler: (_m, ctx) => {
+        seen.push({ attempt: ctx.attempt, coordinates: ctx.coordinates });
+        ctx.logger.info("handling");
+        if (ctx.attempt === 1) throw new Error("once");
+      },
+    });
+    void dispatcher.submit(delivery(4));
+    await vi.waitFor(() => expect(seen).toHaveLength(2));
+    expect(seen.map((s) => s.attempt)).toEqual([1, 2]);
+    expect(seen[0]!.coordinates).toEqual({ topic: "orders", offset: 4 });
+    expect(children).toEqual([{ topic: "orders", offset: 4 }]); // one child logger per message, made on first use
+    expect(await dispatcher.drain(1000)).toBe(true);
+  });
+
   test("abortAll's default reason is a ClosedError", async () => {
     let seen: unknown;
     const { dispatcher, delivery, rejects } = setup({
