@@ -58,7 +58,7 @@ export type { ServiceSpec } from "./service/service-spec.ts";
 export { service, payload, createServiceConfigDecorator, getServiceConfig, getPayloadSchema } from "./service/decorators.ts";
 export type { DualClassDecorator, PayloadDecorator, Attachable } from "./service/decorators.ts";
 export { Dispatcher } from "./service/dispatcher.ts";
-export type { Delivery, DispatcherOptions, FailureAction, HandlerContext } from "./service/dispatcher.ts";
+export type { AckOutcome, Delivery, DispatcherOptions, FailureAction, HandlerContext } from "./service/dispatcher.ts";
 export { AbstractListener } from "./service/listener.ts";
 export type { Listener, AttachOptions, ListenerOptions, Attachment } from "./service/listener.ts";
 export { serve } from "./service/serve.ts";

@@ -42,6 +42,29 @@ export interface HandlerContext {
 }
 
 /**
+ * Why a {@link Delivery} is acknowledged: its handler succeeded, or it failed (after every
+ * retry) and the failure policy settled it as done, by skipping it (`"skip"`) or after
+ * storing it with the dead-letter target (`"dead-letter"`). `error` is the handler's (or the
+ * payload binding's) last error; `onError` has heard about it before the ack.
+ *
+ * @example
+ * ```ts
+ * ack(result, outcome) {
+ *   if (outcome.kind === "succeeded") reply(result);
+ *   else replyError(outcome.error); // skipped or dead-lettered: answer with the failure
+ *   channel.ack(msg);
+ * }
+ * ```
+ */
+export type AckOutcome =
+  | { readonly kind: "succeeded" }
+  | { readonly kind: "skipped"; readonly error: Error }
+  | { readonly kind: "dead-lettered"; readonly error: Error };
+
+/** The one `{ kind: "succeeded" }` every successful ack gets (no allocation per message). */
+const SUCCEEDED: AckOutcome = Object.freeze({ kind: "succeeded" });
+
+/**
  * One message handed to a {@link Dispatcher} by a protocol listener, with the callbacks that
  * settle it on the wire.
  *
@@ -66,8 +89,12 @@ export interface Delivery<M> {
   readonly coordinates: Readonly<Record<string, unknown>>;
   /** Headers to extract a trace context from. */
   readonly headers?: Readonly<Record<string, HeaderValue>> | undefined;
-  /** Settle as done: the handler succeeded (with its result), or the message was dead-lettered or skipped. */
-  ack(result: unknown): unknown;
+  /**
+   * Settle as done: the handler succeeded (`result` is its return value), or the message was
+   * skipped or dead-lettered after failing (`result` is undefined); `outcome` tells which. The
+   * dispatcher always passes `outcome`; an implementation may ignore it (`ack(result)`).
+   */
+  ack(result: unknown, outcome: AckOutcome): unknown;
   /** Settle as not done: leave the message for redelivery (or the protocol's own dead-lettering). */
   reject(error: Error): unknown;
 }
@@ -424,7 +451,7 @@ export class Dispatcher<M> {
   private succeeded(job: Job<M>, result: unknown): void {
     let r: unknown;
     try {
-      r = job.delivery.ack(result);
+      r = job.delivery.ack(result, SUCCEEDED);
     } catch (e) {
       this.afterAck(job, Promise.reject(e));
       return;
@@ -460,7 +487,7 @@ export class Dispatcher<M> {
           if (job.observed) getInstruments().retried.add(1, { "messaging.system": this.system });
         },
       });
-      await this.ack(d, result);
+      await this.ack(d, result, SUCCEEDED);
     } catch (e) {
       failed = true;
       failure = e;
@@ -496,9 +523,9 @@ export class Dispatcher<M> {
     await this.report(err, d);
   }
 
-  private async ack(d: Delivery<M>, result: unknown): Promise<void> {
+  private async ack(d: Delivery<M>, result: unknown, outcome: AckOutcome): Promise<void> {
     try {
-      const r = d.ack(result);
+      const r = d.ack(result, outcome);
       if (r instanceof Promise) await r;
     } catch (e) {
       await this.ackFailed(d, e);
@@ -518,7 +545,7 @@ export class Dispatcher<M> {
     const action = isBindingError(e) ? this.onBindingFailure : this.onHandlerFailure;
     if (action === "skip") {
       job.logger.error({ err: error }, "handling failed; message skipped");
-      await this.ack(d, undefined);
+      await this.ack(d, undefined, { kind: "skipped", error });
       return;
     }
     if (action === "stop") {
@@ -537,7 +564,7 @@ export class Dispatcher<M> {
         firstFailureAt: job.firstFailureAt ?? new Date().toISOString(),
       });
       if (job.observed) getInstruments().deadLettered.add(1, { "messaging.system": this.system });
-      await this.ack(d, undefined);
+      await this.ack(d, undefined, { kind: "dead-lettered", error });
     } catch (dlError) {
       const err = new PirouetteError("DEAD_LETTER", `dead-lettering failed; the message is not acknowledged: ${toError(dlError).message}`, {
         cause: dlError,
