@@ -60,7 +60,7 @@ export type { DualClassDecorator, PayloadDecorator, Attachable } from "./service
 export { Dispatcher } from "./service/dispatcher.ts";
 export type { AckOutcome, Delivery, DispatcherOptions, FailureAction, HandlerContext } from "./service/dispatcher.ts";
 export { AbstractListener } from "./service/listener.ts";
-export type { Listener, AttachOptions, ListenerOptions, Attachment } from "./service/listener.ts";
+export type { Listener, AttachOptions, ListenerOptions, Attachment, StopMode } from "./service/listener.ts";
 export { serve } from "./service/serve.ts";
 export type { ServeOptions, Served } from "./service/serve.ts";
 import * as memory from "./memory/index.ts";
