@@ -163,6 +163,18 @@ describe("json codec: numbers", () => {
     expect(() => codec.decode(utf8(payload))).toThrow(PayloadBindingError);
   });
 
+  it("finds unsafe and non-finite numbers deep inside small payloads (the fast path)", () => {
+    const text = '{"a":[{"b":[1,2,{"c":12345678901234567890}]}]}';
+    const err = bindingError(() => codec.decode(utf8(text)));
+    expect(err.message).toContain(`integer 12345678901234567890 at offset ${text.indexOf("1234")}, beyond Number.MAX_SAFE_INTEGER`);
+    const allow = json({ unsafeIntegers: "allow" });
+    expect(allow.decode(utf8('{"a":[{"c":12345678901234567890}]}'))).toEqual({ a: [{ c: 12345678901234567000 }] });
+    const inf = '{"a":[1,{"b":-1e999}]}';
+    expect(() => allow.decode(utf8(inf))).toThrow(`-1e999 at offset ${inf.indexOf("-1e")}, which is not a finite double`);
+    // Beyond 2^53 but written with a fraction or an exponent: allowed, whatever the path.
+    expect(codec.decode(utf8('{"a":[1e300,-2.5e20,12345678901234567890.0]}'))).toEqual({ a: [1e300, -2.5e20, 12345678901234567000] });
+  });
+
   it("abbreviates huge number tokens in the message", () => {
     const err = bindingError(() => codec.decode(utf8("1".repeat(10_000))));
     expect(err.message.length).toBeLessThan(300);
@@ -260,6 +272,42 @@ describe("json codec: encode", () => {
     for (let i = 0; i < 1_000_000; i++) deep = [deep];
     const err = bindingError(() => codec.encode(deep));
     expect(err.cause).toBeInstanceOf(RangeError);
+  });
+
+  it("decodes the same with and without the fast path (property)", () => {
+    // 70 brackets in a string: the text may nest deeper than 64, so the exact scan runs first.
+    const pad = "[".repeat(70);
+    const outcome = (c: typeof codec, text: string): unknown => {
+      try {
+        return { value: c.decode(utf8(text)) };
+      } catch (e) {
+        return { error: (e as Error).message.replace(/ at offset \d+/, "") };
+      }
+    };
+    for (const c of [codec, json({ unsafeIntegers: "allow" })]) {
+      fc.assert(
+        fc.property(
+          fc.jsonValue({ maxDepth: 6 }),
+          fc.oneof(fc.constant(0), fc.bigInt({ min: -(10n ** 25n), max: 10n ** 25n }), fc.constantFrom("1e400", "-2e308", "1e20", "9007199254740993")),
+          (value, extra) => {
+            fc.pre(!hasForbiddenKey(value));
+            const inner = `[${JSON.stringify(value)},${String(extra)}]`;
+            const fast = outcome(c, inner);
+            const exact = outcome(c, `{"pad":"${pad}","v":${inner}}`);
+            if ("value" in (exact as object)) expect(fast).toEqual({ value: (exact as { value: { v: unknown } }).value.v });
+            else expect(fast).toEqual(exact);
+          },
+        ),
+        { numRuns: 200 },
+      );
+    }
+  });
+
+  it("maxDepth: Infinity decodes very deep nesting without recursion errors", () => {
+    const deep = "[".repeat(5000) + "1" + "]".repeat(5000);
+    let v = json({ maxDepth: Number.POSITIVE_INFINITY }).decode(utf8(deep));
+    for (let i = 0; i < 5000; i++) v = (v as unknown[])[0];
+    expect(v).toBe(1);
   });
 
   it("round-trips arbitrary JSON values (property)", () => {

@@ -4,7 +4,7 @@
 import { describe, expect, test, vi } from "vitest";
 import { ClosedError, PayloadValidationError, PirouetteError } from "../src/errors.ts";
 import type { DeadLetterRecord } from "../src/service/dead-letter.ts";
-import { Dispatcher, type Delivery, type DispatcherOptions, type HandlerContext } from "../src/service/dispatcher.ts";
+import { Dispatcher, type AckOutcome, type Delivery, type DispatcherOptions, type HandlerContext } from "../src/service/dispatcher.ts";
 import type { Logger } from "../src/service/logger.ts";
 
 interface Msg {
@@ -44,6 +44,7 @@ async function isPending(p: Promise<unknown>): Promise<boolean> {
 function setup(options: Partial<DispatcherOptions<Msg>> & { handler?: (msg: Msg, ctx: HandlerContext) => unknown } = {}) {
   const log: string[] = [];
   const acks = new Map<number, unknown[]>();
+  const outcomes = new Map<number, AckOutcome[]>();
   const rejects = new Map<number, Error[]>();
   const reported: Error[] = [];
   const { handler, ...rest } = options;
@@ -61,8 +62,9 @@ function setup(options: Partial<DispatcherOptions<Msg>> & { handler?: (msg: Msg,
     key,
     destination: "orders",
     coordinates: { topic: "orders", offset: id },
-    ack: (result) => {
+    ack: (result, outcome) => {
       acks.set(id, [...(acks.get(id) ?? []), result]);
+      outcomes.set(id, [...(outcomes.get(id) ?? []), outcome]);
       log.push(`ack ${id}`);
     },
     reject: (error) => {
@@ -70,7 +72,7 @@ function setup(options: Partial<DispatcherOptions<Msg>> & { handler?: (msg: Msg,
       log.push(`reject ${id}`);
     },
   });
-  return { dispatcher, delivery, log, acks, rejects, reported };
+  return { dispatcher, delivery, log, acks, outcomes, rejects, reported };
 }
 
 /** Handlers that block until released, tracking how many run at once. */
@@ -250,7 +252,7 @@ describe("Dispatcher: backpressure", () => {
 
 describe("Dispatcher: settlement", () => {
   test("a success acks exactly once with the handler's return value (sync and async)", async () => {
-    const { dispatcher, delivery, acks, rejects, reported } = setup({
+    const { dispatcher, delivery, acks, outcomes, rejects, reported } = setup({
       concurrency: 2,
       handler: (m) => (m.id === 0 ? { reply: "sync" } : Promise.resolve({ reply: "async" })),
     });
@@ -259,6 +261,8 @@ describe("Dispatcher: settlement", () => {
     await settle();
     expect(acks.get(0)).toEqual([{ reply: "sync" }]);
     expect(acks.get(1)).toEqual([{ reply: "async" }]);
+    expect(outcomes.get(0)).toEqual([{ kind: "succeeded" }]);
+    expect(outcomes.get(1)).toEqual([{ kind: "succeeded" }]);
     expect(rejects.size).toBe(0);
     expect(reported).toEqual([]);
   });
@@ -267,7 +271,7 @@ describe("Dispatcher: settlement", () => {
     const records: DeadLetterRecord<Msg>[] = [];
     const sent = deferred();
     const boom = new Error("boom");
-    const { dispatcher, delivery, acks, rejects, reported, log } = setup({
+    const { dispatcher, delivery, acks, outcomes, rejects, reported, log } = setup({
       retry: false,
       handler: () => {
         throw boom;
@@ -289,6 +293,9 @@ describe("Dispatcher: settlement", () => {
     await settle();
     expect(log).toEqual(["report boom", "dead-letter", "ack 7"]);
     expect(acks.get(7)).toEqual([undefined]);
+    expect(outcomes.get(7)).toEqual([{ kind: "dead-lettered", error: boom }]);
+    const dead = outcomes.get(7)![0]!;
+    expect(dead.kind === "dead-lettered" && dead.error).toBe(boom);
     expect(rejects.size).toBe(0);
     expect(reported).toEqual([boom]);
     const rec = records[0]!;
@@ -322,18 +329,68 @@ describe("Dispatcher: settlement", () => {
     expect(dispatcher.inFlight).toBe(0);
   });
 
-  test('"skip" tells onError, then acks', async () => {
-    const { dispatcher, delivery, log, rejects } = setup({
+  test('"skip" tells onError, then acks with a "skipped" outcome', async () => {
+    const nope = new Error("nope");
+    const { dispatcher, delivery, log, outcomes, rejects } = setup({
       retry: false,
       onHandlerFailure: "skip",
       handler: () => {
-        throw new Error("nope");
+        throw nope;
       },
     });
     void dispatcher.submit(delivery(3));
     await settle();
     expect(log).toEqual(["report nope", "ack 3"]);
+    expect(outcomes.get(3)).toEqual([{ kind: "skipped", error: nope }]);
     expect(rejects.size).toBe(0);
+  });
+
+  test("a retried handler that succeeds at last acks as succeeded; a binding failure skips with its error", async () => {
+    let calls = 0;
+    const { dispatcher, delivery, acks, outcomes, reported } = setup({
+      concurrency: 2,
+      retry: { maxAttempts: 3, initialDelayMs: 1, jitter: false },
+      handler: (m) => {
+        if (m.id === 2) throw new PayloadValidationError([{ message: "bad payload", path: [] }]);
+        if (++calls < 3) throw new Error(`attempt ${calls}`);
+        return "third time";
+      },
+    });
+    void dispatcher.submit(delivery(1));
+    void dispatcher.submit(delivery(2));
+    await vi.waitFor(() => expect(outcomes.size).toBe(2));
+    expect(acks.get(1)).toEqual(["third time"]);
+    expect(outcomes.get(1)).toEqual([{ kind: "succeeded" }]);
+    const skipped = outcomes.get(2)![0]!;
+    expect(skipped.kind).toBe("skipped");
+    expect(skipped.kind === "skipped" && PirouetteError.is(skipped.error) && skipped.error.code).toBe("PAYLOAD_VALIDATION");
+    expect(reported).toHaveLength(1);
+  });
+
+  test("a Delivery whose ack takes only the result still works", async () => {
+    const got: unknown[][] = [];
+    const dispatcher = new Dispatcher<Msg>({
+      telemetry: { system: "test" },
+      retry: false,
+      invoke: (d) => (d.message.id === 1 ? "ok" : Promise.reject(new Error("fails"))),
+      reportError: () => undefined,
+    });
+    const one = (id: number): Delivery<Msg> => ({
+      message: { id },
+      destination: "t",
+      coordinates: {},
+      ack(result: unknown) {
+        got.push([id, result]);
+      },
+      reject: () => undefined,
+    });
+    void dispatcher.submit(one(1));
+    void dispatcher.submit(one(2));
+    expect(await dispatcher.drain(1000)).toBe(true);
+    expect(got).toEqual([
+      [1, "ok"],
+      [2, undefined],
+    ]);
   });
 
   test('without a dead-letter target the default is "skip"', async () => {
@@ -553,6 +610,66 @@ describe("Dispatcher: drain, close and abort", () => {
     expect(signals).toHaveLength(2); // no retry, and the queued one never started
     expect(dispatcher.inFlight).toBe(0);
     expect(await dispatcher.drain(10)).toBe(true);
+  });
+
+  test("a signal first read after abortAll is already aborted; one of a handler that settled before is not", async () => {
+    const contexts = new Map<number, HandlerContext>();
+    const g = gatedHandler();
+    const { dispatcher, delivery, acks, rejects } = setup({
+      concurrency: 2,
+      handler: (m, ctx) => {
+        contexts.set(m.id, ctx); // the signal is not read while running
+        return g.handler(m);
+      },
+    });
+    void dispatcher.submit(delivery(0));
+    void dispatcher.submit(delivery(1));
+    await settle();
+    g.release(0, "done");
+    await settle();
+    expect(acks.get(0)).toEqual(["done"]);
+    const reason = new ClosedError("stop now");
+    dispatcher.abortAll(reason);
+    // Running when abortAll ran: aborted, although its handler never looked at the signal.
+    expect(contexts.get(1)!.signal.aborted).toBe(true);
+    expect(contexts.get(1)!.signal.reason).toBe(reason);
+    // Settled before abortAll: its signal stays quiet.
+    expect(contexts.get(0)!.signal.aborted).toBe(false);
+    g.fail(1, new Error("gave up"));
+    await settle();
+    expect(rejects.get(1)?.[0]?.message).toBe("gave up");
+    expect(contexts.get(1)!.signal.aborted).toBe(true);
+  });
+
+  test("ctx exposes attempt, coordinates and a logger bound to the coordinates", async () => {
+    const children: Record<string, unknown>[] = [];
+    const base: Logger = {
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+      child: (b) => {
+        children.push(b);
+        return base;
+      },
+    };
+    const seen: { attempt: number; coordinates: unknown }[] = [];
+    const { dispatcher, delivery } = setup({
+      logger: base,
+      retry: { maxAttempts: 2, initialDelayMs: 1, jitter: false },
+      handler: (_m, ctx) => {
+        seen.push({ attempt: ctx.attempt, coordinates: ctx.coordinates });
+        ctx.logger.info("handling");
+        if (ctx.attempt === 1) throw new Error("once");
+      },
+    });
+    void dispatcher.submit(delivery(4));
+    await vi.waitFor(() => expect(seen).toHaveLength(2));
+    expect(seen.map((s) => s.attempt)).toEqual([1, 2]);
+    expect(seen[0]!.coordinates).toEqual({ topic: "orders", offset: 4 });
+    expect(children).toEqual([{ topic: "orders", offset: 4 }]); // one child logger per message, made on first use
+    expect(await dispatcher.drain(1000)).toBe(true);
   });
 
   test("abortAll's default reason is a ClosedError", async () => {

@@ -6,7 +6,7 @@ import { PirouetteError } from "../src/errors.ts";
 import * as memory from "../src/memory/index.ts";
 import type { Message } from "../src/memory/broker.ts";
 import type { HandlerContext } from "../src/service/dispatcher.ts";
-import { AbstractListener, type Attachment } from "../src/service/listener.ts";
+import { AbstractListener, type Attachment, type StopMode } from "../src/service/listener.ts";
 import type { ServiceSpec } from "../src/service/service-spec.ts";
 
 interface Deferred<T> {
@@ -336,8 +336,8 @@ class TestListener extends AbstractListener<object, { topic?: string }> {
   protected override async onDetach(): Promise<void> {
     this.calls.push("detach");
   }
-  protected async stopIntake(): Promise<void> {
-    this.calls.push("stopIntake");
+  protected async stopIntake(mode: StopMode): Promise<void> {
+    this.calls.push(`stopIntake ${mode}`);
   }
   protected async onClose(): Promise<void> {
     this.calls.push("close");
@@ -355,7 +355,25 @@ describe("AbstractListener hooks", () => {
     await l.start();
     await l.gracefulStop();
     await l.gracefulStop();
-    expect(l.calls).toEqual(["start 1", "stopIntake", "close"]);
+    expect(l.calls).toEqual(["start 1", "stopIntake graceful", "close"]);
+  });
+
+  test("stopIntake hears the stop mode: immediate, and immediate again when it interrupts a graceful stop", async () => {
+    const l = new TestListener();
+    await l.start();
+    await l.immediateStop();
+    expect(l.calls).toEqual(["start 0", "stopIntake immediate", "close"]);
+
+    const l2 = new TestListener();
+    await l2.start();
+    const d = l2.dispatcher((ctx) => new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason))));
+    void d.submit({ message: 1, destination: "x", coordinates: {}, ack: () => undefined, reject: () => undefined });
+    await settle();
+    const graceful = l2.gracefulStop();
+    await settle();
+    await l2.immediateStop();
+    await graceful;
+    expect(l2.calls).toEqual(["start 0", "stopIntake graceful", "stopIntake immediate", "close"]);
   });
 
   test("a failed start leaves the listener stopped and closed, and rethrows", async () => {

@@ -12,6 +12,7 @@ import {
   type AttachOptions,
   type HandlerContext,
   type ServiceSpec,
+  type StopMode,
 } from "@pirouette/core";
 import { GrpcCaller } from "./caller.ts";
 import { GrpcError, type GrpcErrorCode } from "./errors.ts";
@@ -64,7 +65,6 @@ export class GrpcListener extends AbstractListener<object, GrpcServiceConfig> {
   readonly #options: GrpcListenerOptions;
   #server: Server | undefined;
   #port: number | undefined;
-  #immediate = false;
   readonly #inflight = new Set<ServerCallState>();
 
   /**
@@ -266,16 +266,15 @@ export class GrpcListener extends AbstractListener<object, GrpcServiceConfig> {
     return Promise.resolve();
   }
 
-  /** Abort every running handler and cancel its call (UNAVAILABLE), then close at once. */
-  override async immediateStop(): Promise<void> {
-    this.#immediate = true;
-    await super.immediateStop();
-  }
-
-  protected async stopIntake(): Promise<void> {
+  /**
+   * Graceful: stop accepting calls and let the running ones finish (bounded by
+   * `gracefulStopTimeoutMs`, then cancelled). Immediate: abort every running handler and
+   * cancel its call (UNAVAILABLE) at once.
+   */
+  protected async stopIntake(mode: StopMode): Promise<void> {
     const server = this.#server;
     if (server === undefined) return;
-    if (this.#immediate) {
+    if (mode === "immediate") {
       this.#abortAll("the listener stopped");
       server.forceShutdown();
       return;

@@ -13,6 +13,7 @@ import {
   serviceMethodNames,
   toError,
   validate,
+  type AckOutcome,
   type Attachment,
   type Delivery,
   type Dispatcher,
@@ -82,7 +83,6 @@ interface Exchange extends CallerBackend {
   readonly query: string;
   readonly path: string;
   readonly body: Buffer | undefined;
-  failure: Error | undefined;
 }
 
 interface ServiceState {
@@ -369,7 +369,6 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
       telemetry: { system: "http" },
       invoke: (d, ctx) => this.#invoke(d.message, ctx),
       reportError: (error, d) => {
-        d.message.failure = error;
         // A 4xx HttpError thrown on purpose is an answer, not a failure.
         if (HttpError.is(error) && error.status < 500 && !CLIENT_CODES.has(error.code)) return;
         return this.notifyError(att, error, this.#requestView(d.message, undefined, undefined, undefined));
@@ -418,7 +417,7 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
         destination: `${route.method} ${route.pattern}`,
         coordinates: { method, path, route: route.pattern },
         headers: req.headers as Record<string, string | undefined>,
-        ack: (result) => this.#answer(ex, result),
+        ack: (result, outcome) => this.#answer(ex, result, outcome),
         reject: (error) => sendError(res, PirouetteError.is(error) && error.code === "CLOSED" ? new HttpError("UNAVAILABLE", "the server is stopping") : error, ex.headers),
       } satisfies Delivery<Exchange>);
     };
@@ -472,7 +471,6 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
       body,
       headers: {},
       responded: false,
-      failure: undefined,
       respond: (value: unknown, init: ResponseInit | undefined) => {
         ex.responded = true;
         this.#send(ex, init === undefined ? value : new HttpResponse(value, init));
@@ -528,9 +526,10 @@ export class HttpListener extends AbstractListener<object, HttpServiceConfig> {
     };
   }
 
-  #answer(ex: Exchange, result: unknown): void {
-    if (ex.failure !== undefined) {
-      if (!ex.responded) sendError(ex.res, ex.failure, ex.headers);
+  #answer(ex: Exchange, result: unknown, outcome: AckOutcome): void {
+    if (outcome.kind !== "succeeded") {
+      // Failed and skipped (the listener's policy): answer with the error.
+      if (!ex.responded) sendError(ex.res, outcome.error, ex.headers);
       return;
     }
     if (ex.responded) {

@@ -94,9 +94,10 @@ export interface BatchPayloadDecorator<T> {
 }
 
 /**
- * Core's `@payload` for Kafka's batch method: the schema describes **one record's value**; tsc
- * checks that `onConsumerRecord` takes `T[]` (payload mode, the default with a schema) or
- * `ConsumerRecord<T>[]` (with `ServiceConfig({ mode: "record" })`).
+ * Core's `@payload` (the same function), typed for Kafka's batch method: the schema describes
+ * **one record's value**; tsc checks that `onConsumerRecord` takes `T[]` (payload mode, the
+ * default with a schema; core's `payload` accepts that too) or `ConsumerRecord<T>[]` (with
+ * `ServiceConfig({ mode: "record" })`).
  *
  * @example
  * ```ts
@@ -107,9 +108,7 @@ export interface BatchPayloadDecorator<T> {
  * }
  * ```
  */
-export function payload<S extends StandardSchemaV1>(schema: S): BatchPayloadDecorator<StandardSchemaV1.InferOutput<S>> {
-  return corePayload(schema);
-}
+export const payload: <S extends StandardSchemaV1>(schema: S) => BatchPayloadDecorator<StandardSchemaV1.InferOutput<S>> = corePayload;
 
 /** The config after validation. */
 interface ResolvedConfig extends KafkaServiceConfig {

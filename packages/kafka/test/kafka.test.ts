@@ -6,7 +6,7 @@
 import { describe, expect, test } from "vitest";
 import { z } from "zod";
 import type { PayloadBindingError} from "@pirouette/core";
-import { Dispatcher, PayloadValidationError, PirouetteError, json, type HandlerContext } from "@pirouette/core";
+import { Dispatcher, PayloadValidationError, PirouetteError, getPayloadSchema, json, payload, type HandlerContext } from "@pirouette/core";
 import * as kafka from "../src/index.ts";
 import { parseBrokers } from "../src/internal/config.ts";
 import { ServiceConsumer, type Chunk, type ConsumeSettings } from "../src/internal/consume.ts";
@@ -117,6 +117,35 @@ describe("options", () => {
     expect(await code(l.attach({ onConsumerRecord() {} }))).toBe("KAFKA_INVALID_CONFIG"); // same group
     expect(await code(l.attach({ onConsumerRecord() {} }, { groupId: "other", topics: ["a", "b"] }))).toBe("ok");
     await l.gracefulStop();
+  });
+});
+
+describe("@kafka.payload", () => {
+  test("is core's @payload; both record the schema of one value on a batch method", () => {
+    expect(kafka.payload).toBe(payload);
+    const Order = z.object({ id: z.string() });
+    type Order = z.infer<typeof Order>;
+    class Batches {
+      @kafka.payload(Order)
+      onConsumerRecord(orders: Order[]): number {
+        return orders.length;
+      }
+    }
+    class CoreBatches {
+      @payload(Order)
+      onConsumerRecord(orders: readonly Order[]): number {
+        return orders.length;
+      }
+    }
+    class Records {
+      @kafka.payload(Order)
+      onConsumerRecord(records: kafka.ConsumerRecord<Order>[]): number {
+        return records.length;
+      }
+    }
+    expect(getPayloadSchema(new Batches(), "onConsumerRecord")).toBe(Order);
+    expect(getPayloadSchema(new CoreBatches(), "onConsumerRecord")).toBe(Order);
+    expect(getPayloadSchema(new Records(), "onConsumerRecord")).toBe(Order);
   });
 });
 

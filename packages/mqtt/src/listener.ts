@@ -14,6 +14,7 @@ import {
   isStandardSchema,
   json,
   toError,
+  type AckOutcome,
   type Attachment,
   type Codec,
   type DeadLetterTarget,
@@ -121,6 +122,7 @@ class Inbound implements Delivery<Message>, CallerContext {
   readonly ops: RouteOps;
   readonly caller: Caller;
   settled = false;
+  /** Acked after a failure (skipped or dead-lettered), not after a success. */
   failed = false;
 
   constructor(message: Message, key: string | undefined, shared: Shared, ops: RouteOps) {
@@ -152,8 +154,12 @@ class Inbound implements Delivery<Message>, CallerContext {
     return this.ops.respond(this.message, response);
   }
 
-  ack(result: unknown): unknown {
-    if (!this.failed && result !== undefined && this.caller.canAutoRespond) {
+  ack(result: unknown, outcome: AckOutcome): unknown {
+    if (outcome.kind !== "succeeded") {
+      // Skipped or dead-lettered: acknowledged, with the failure's reason code (MQTT 5).
+      this.failed = true;
+      this.shared.reasonCode = isBindingFailure(outcome.error) ? REASON_PAYLOAD_FORMAT : REASON_UNSPECIFIED;
+    } else if (result !== undefined && this.caller.canAutoRespond) {
       return this.caller.respond({ payload: result }).then(
         () => this.#settleSuccess(),
         (e: unknown) => {
@@ -429,12 +435,7 @@ export class MqttListener extends AbstractListener<object, ResolvedConfig> {
       ...(o.onBindingFailure === undefined ? {} : { onBindingFailure: o.onBindingFailure }),
       telemetry: { system: "mqtt", consumerGroup: this.#params.clientId },
       invoke,
-      reportError: (error, d) => {
-        const inbound = d as Inbound;
-        inbound.failed = true;
-        inbound.shared.reasonCode = isBindingFailure(error) ? REASON_PAYLOAD_FORMAT : REASON_UNSPECIFIED;
-        return this.notifyError(att, error, d.message);
-      },
+      reportError: (error, d) => this.notifyError(att, error, d.message),
       onStop: (error) => {
         this.logger.error({ err: error }, "mqtt service stopped after a failure (onHandlerFailure: stop)");
         route.dispatcher.close();

@@ -313,6 +313,46 @@ describe("mqtt.Listener", () => {
     expect(second.every((m) => m.duplicate)).toBe(true);
   });
 
+  test("manualAcks: a failed message that is skipped is acknowledged without complete() and not redelivered", async () => {
+    const topic = `${unique("manualskip")}/x`;
+    const clientId = uniqueClientId("manualskip");
+    cleanups.push(() => discardSession(clientId));
+    const first: number[] = [];
+    const errors: Error[] = [];
+    const l1 = new mqtt.Listener(MQTT_URL, clientId, topic, { cleanStart: false, manualAcks: true, retry: false, onHandlerFailure: "skip" });
+    await l1.attach({
+      async onMessage(m: mqtt.Message, caller: mqtt.Caller) {
+        const { i } = body<{ i: number }>(m.payload);
+        first.push(i);
+        if (i === 0) throw new Error("cannot handle 0");
+        await caller.complete();
+      },
+      onError(e: Error) {
+        errors.push(e);
+      },
+    });
+    await l1.start();
+    const c = client();
+    for (let i = 0; i < 2; i++) await c.publish(topic, { payload: { i } });
+    await waitFor(() => first.length === 2, "first delivery");
+    await l1.gracefulStop();
+    expect(errors.map((e) => e.message)).toEqual(["cannot handle 0"]);
+
+    const second: number[] = [];
+    const l2 = listener(topic, { cleanStart: false, manualAcks: true }, clientId);
+    await l2.attach({
+      async onMessage(m: mqtt.Message, caller: mqtt.Caller) {
+        second.push(body<{ i: number }>(m.payload).i);
+        await caller.complete();
+      },
+    });
+    await l2.start();
+    await c.publish(topic, { payload: { i: 2 } });
+    await waitFor(() => second.includes(2), "the new message");
+    // Neither the skipped 0 nor the completed 1 behind it came back.
+    expect(second).toEqual([2]);
+  });
+
   test("complete() without manualAcks rejects with MQTT_ACK_MODE", async () => {
     const topic = `${unique("ackmode")}/x`;
     let error: unknown;

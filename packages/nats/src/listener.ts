@@ -16,6 +16,7 @@ import {
   isStandardSchema,
   json,
   toError,
+  type AckOutcome,
   type Attachment,
   type Codec,
   type DeadLetterTarget,
@@ -91,7 +92,7 @@ interface ResolvedConfig extends NatsServiceConfig {
 
 /** What a delivery needs from its listener (one per service, not per message). */
 interface RouteOps {
-  ack(d: Inbound, result: unknown): void;
+  ack(d: Inbound, result: unknown, outcome: AckOutcome): void;
   reject(d: Inbound, error: Error): void;
   respond(message: Message, data: unknown, headers: Headers | undefined): void;
 }
@@ -114,7 +115,6 @@ class Inbound implements Delivery<Message>, CallerContext {
   readonly acceptedAt: number;
   readonly ops: RouteOps;
   readonly caller: Caller;
-  failed: Error | undefined = undefined;
   done = false;
 
   constructor(message: Message, key: string | undefined, coordinates: Readonly<Record<string, unknown>>, settlement: Settlement, size: number, ops: RouteOps) {
@@ -130,8 +130,8 @@ class Inbound implements Delivery<Message>, CallerContext {
     this.caller = new Caller(this);
   }
 
-  ack(result: unknown): void {
-    this.ops.ack(this, result);
+  ack(result: unknown, outcome: AckOutcome): void {
+    this.ops.ack(this, result, outcome);
   }
 
   reject(error: Error): void {
@@ -371,7 +371,7 @@ export class NatsListener extends AbstractListener<object, ResolvedConfig> {
       loop: undefined,
       inflight: new Set(),
       ops: {
-        ack: (d, result) => this.#ack(route, d, result),
+        ack: (d, result, outcome) => this.#ack(route, d, result, outcome),
         reject: (d, error) => this.#reject(route, d, error),
         respond: (message, data, headers) => this.#respond(message, data, headers),
       },
@@ -392,10 +392,7 @@ export class NatsListener extends AbstractListener<object, ResolvedConfig> {
       ...(o.onBindingFailure === undefined ? {} : { onBindingFailure: o.onBindingFailure }),
       telemetry: { system: "nats", ...(cfg.queueName === undefined ? {} : { consumerGroup: cfg.queueName }) },
       invoke,
-      reportError: (error, d) => {
-        (d as Inbound).failed = error;
-        return this.#report(att, d.message, error);
-      },
+      reportError: (error, d) => this.#report(att, d.message, error),
       onStop: (error) => {
         this.logger.error({ err: error, subject: cfg.subject }, "nats service stopped after a failure (onHandlerFailure: stop)");
         route.dispatcher.close();
@@ -545,13 +542,15 @@ export class NatsListener extends AbstractListener<object, ResolvedConfig> {
     return true;
   }
 
-  #ack(route: Route, d: Inbound, result: unknown): void {
+  #ack(route: Route, d: Inbound, result: unknown, outcome: AckOutcome): void {
     if (!this.#finish(route, d)) return;
+    const failed = outcome.kind === "succeeded" ? undefined : outcome.error;
     const s = d.settlement;
     if (s.js !== undefined) {
       if (!s.open) return; // the handler (or a nak for redelivery) settled it
-      if (d.failed === undefined) s.ack();
-      else s.term(`pirouette: ${d.failed.message}`.slice(0, 256));
+      // Skipped or dead-lettered: terminate, so that the server does not redeliver it.
+      if (failed === undefined) s.ack();
+      else s.term(`pirouette: ${failed.message}`.slice(0, 256));
       return;
     }
     if (!route.isRequest || !d.caller.canAutoRespond) {
@@ -560,8 +559,8 @@ export class NatsListener extends AbstractListener<object, ResolvedConfig> {
       }
       return;
     }
-    if (d.failed !== undefined) {
-      this.#respondError(d.message, d.failed, isBindingFailure(d.failed) ? 400 : 500);
+    if (failed !== undefined) {
+      this.#respondError(d.message, failed, isBindingFailure(failed) ? 400 : 500);
       return;
     }
     this.#respond(d.message, result, undefined);

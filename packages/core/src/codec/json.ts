@@ -58,10 +58,16 @@ const parseOptions = { protoAction: "error", constructorAction: "error" } as con
  *
  * 1. rejects payloads over `maxBytes` (default 1 MiB) from the byte length, before decoding;
  * 2. rejects invalid UTF-8 (a leading byte-order mark is dropped);
- * 3. scans the text once, outside strings, and rejects nesting deeper than `maxDepth`
- *    (default 64), integer literals beyond `Number.MAX_SAFE_INTEGER` (unless
- *    `unsafeIntegers: "allow"`) and numbers that overflow to `Infinity`;
- * 4. parses with secure-json-parse, rejecting `__proto__` keys and `constructor.prototype`.
+ * 3. rejects nesting deeper than `maxDepth` (default 64) before parsing, integer literals
+ *    beyond `Number.MAX_SAFE_INTEGER` (unless `unsafeIntegers: "allow"`) and numbers that
+ *    overflow to `Infinity`;
+ * 4. rejects `__proto__` keys and `constructor.prototype` (secure-json-parse's rules).
+ *
+ * The common case is fast (bench/codec.ts): when the text has at most `maxDepth` brackets it
+ * cannot nest deeper, so it is parsed with `JSON.parse` at once and only the parsed numbers are
+ * looked at (an unsafe or non-finite one sends the text through the exact scan, which tells an
+ * integer literal from `1e20`); text without `__proto__`, `constructor` or a `\u` escape cannot
+ * hold a forbidden key, so it skips secure-json-parse. Other text is scanned first, as before.
  *
  * Every failure is a `PayloadBindingError` (code `"PAYLOAD_BINDING"`) whose `cause` holds the
  * underlying error. `encode` is `JSON.stringify` as UTF-8; values it cannot write (a `BigInt`,
@@ -112,21 +118,70 @@ export function json<T = unknown>(options: JsonCodecOptions = {}): Codec<T> {
     },
     decode(bytes: Uint8Array): T {
       const source = decodeUtf8(bytes, "json", maxBytes);
-      scan(source, maxDepth, rejectUnsafeIntegers);
-      try {
-        return sjson.parse(source, null, parseOptions) as T;
-      } catch (cause) {
-        const message = messageOf(cause);
-        if (message.includes("forbidden prototype property")) {
-          throw new PayloadBindingError(
-            "json payload rejected: it contains a __proto__ key or a constructor.prototype key (prototype pollution)",
-            { cause },
-          );
-        }
-        throw new PayloadBindingError(`json payload is not valid JSON: ${message}`, { cause });
+      if (!fewBrackets(source, maxDepth)) {
+        // Might nest too deep: the exact scan first, so that nothing deep is ever parsed.
+        scan(source, maxDepth, rejectUnsafeIntegers);
+        return parse(source) as T;
       }
+      const value = parse(source);
+      // Cannot nest deeper than maxDepth (≤ its bracket count), so this walk is bounded too.
+      if (suspectNumber(value)) scan(source, maxDepth, rejectUnsafeIntegers);
+      return value as T;
     },
   };
+}
+
+/**
+ * Parse with the prototype-pollution rules: straight `JSON.parse` when the text cannot spell a
+ * forbidden key (no `__proto__`, no `constructor`, no `\u` escape), else secure-json-parse.
+ */
+function parse(source: string): unknown {
+  try {
+    if (!source.includes("__proto__") && !source.includes("constructor") && !source.includes("\\u")) {
+      return JSON.parse(source) as unknown;
+    }
+    return sjson.parse(source, null, parseOptions) as unknown;
+  } catch (cause) {
+    const message = messageOf(cause);
+    if (message.includes("forbidden prototype property")) {
+      throw new PayloadBindingError(
+        "json payload rejected: it contains a __proto__ key or a constructor.prototype key (prototype pollution)",
+        { cause },
+      );
+    }
+    throw new PayloadBindingError(`json payload is not valid JSON: ${message}`, { cause });
+  }
+}
+
+/** Brackets beyond which the fast path is not taken even with `maxDepth: Infinity` (bounds the walk's recursion). */
+const WALK_LIMIT = 1000;
+
+/**
+ * Whether `source` has at most `maxDepth` `[` and `{` in all, strings included (then it cannot
+ * nest deeper), and at most {@link WALK_LIMIT}.
+ */
+function fewBrackets(source: string, maxDepth: number): boolean {
+  const limit = Math.min(maxDepth, WALK_LIMIT);
+  let n = 0;
+  for (let i = source.indexOf("["); i >= 0; i = source.indexOf("[", i + 1)) if (++n > limit) return false;
+  for (let i = source.indexOf("{"); i >= 0; i = source.indexOf("{", i + 1)) if (++n > limit) return false;
+  return true;
+}
+
+/**
+ * Whether a parsed value holds a number beyond ±`Number.MAX_SAFE_INTEGER` or a non-finite one:
+ * an unsafe integer literal or an overflow, unless it was written with a fraction or an
+ * exponent, which only the text tells.
+ */
+function suspectNumber(value: unknown): boolean {
+  if (typeof value === "number") return !(value <= Number.MAX_SAFE_INTEGER && value >= -Number.MAX_SAFE_INTEGER);
+  if (typeof value !== "object" || value === null) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (suspectNumber(value[i])) return true;
+    return false;
+  }
+  for (const k in value) if (suspectNumber((value as Record<string, unknown>)[k])) return true;
+  return false;
 }
 
 function checkMaxDepth(value: number | undefined): number {

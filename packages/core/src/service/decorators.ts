@@ -147,21 +147,39 @@ export function getServiceConfig<C extends object>(service: object): C | undefin
   return Reflect.getMetadata(CONFIG_KEY, ctor) as C | undefined;
 }
 
-/** The argument types `@payload(schema)` accepts on a method whose first parameter takes `T`. */
+/**
+ * The methods `@payload(schema)` decorates, for a schema whose output is `T`: the first
+ * parameter takes one payload (`T`), or a batch of them (`T[]`, as Kafka's `onConsumerRecord`
+ * gets in payload mode). The schema always describes one message's payload.
+ *
+ * @example
+ * ```ts
+ * const one: PayloadHandler<Order> = (order: Order) => save(order);
+ * const batch: PayloadHandler<Order> = (orders: Order[]) => saveAll(orders);
+ * ```
+ */
+export type PayloadHandler<T> = ((payload: T, ...rest: never[]) => unknown) | ((payloads: T[], ...rest: never[]) => unknown);
+
+/**
+ * The argument types `@payload(schema)` accepts: a method whose first parameter takes `T` or
+ * `T[]` ({@link PayloadHandler}), in legacy (`experimentalDecorators`) or standard decorators.
+ *
+ * @example
+ * ```ts
+ * const decorate: PayloadDecorator<Order> = payload(Order);
+ * ```
+ */
 export interface PayloadDecorator<T> {
-  <F extends (payload: T, ...rest: never[]) => unknown>(
-    target: object,
-    propertyKey: string | symbol,
-    descriptor: TypedPropertyDescriptor<F>,
-  ): void;
-  <F extends (payload: T, ...rest: never[]) => unknown>(value: F, context: ClassMethodDecoratorContext): void;
+  <F extends PayloadHandler<T>>(target: object, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<F>): void;
+  <F extends PayloadHandler<T>>(value: F, context: ClassMethodDecoratorContext): void;
 }
 
 /**
  * Bind and validate a service method's payload with any Standard Schema (zod, valibot,
  * arktype…). The payload is decoded with the listener's codec, then validated; a failure
  * goes to `onError` as a `PayloadValidationError` carrying the message coordinates. tsc
- * checks that the method's first parameter accepts the schema's output type.
+ * checks that the method's first parameter accepts the schema's output type, or an array of
+ * it for batch methods (the schema then describes each element: Kafka validates every record).
  *
  * @example
  * ```ts
@@ -169,6 +187,10 @@ export interface PayloadDecorator<T> {
  * class Orders {
  *   @payload(Order)
  *   onMessage(order: z.infer<typeof Order>) {}
+ * }
+ * class OrderBatches {
+ *   @payload(Order)
+ *   onConsumerRecord(orders: z.infer<typeof Order>[]) {}
  * }
  * ```
  */

@@ -77,6 +77,22 @@ export interface Attachment<S extends object, C extends object> {
 type LifecycleState = "new" | "starting" | "started" | "stopping" | "stopped";
 
 /**
+ * How a listener is being stopped, as {@link AbstractListener}'s `stopIntake` hears it:
+ * `"graceful"` (`gracefulStop`: let in-flight work finish, within `gracefulStopTimeoutMs`) or
+ * `"immediate"` (`immediateStop`: abort in-flight work now). An `immediateStop` that interrupts
+ * a `gracefulStop` calls `stopIntake("immediate")` while the graceful one is still running.
+ *
+ * @example
+ * ```ts
+ * protected async stopIntake(mode: StopMode) {
+ *   if (mode === "immediate") this.#server.forceShutdown();
+ *   else await this.#drainCalls(this.gracefulStopTimeoutMs);
+ * }
+ * ```
+ */
+export type StopMode = "graceful" | "immediate";
+
+/**
  * The base every protocol listener extends: service validation and registry, the lifecycle
  * state machine, dispatcher tracking for graceful and immediate stops, and `onError` routing.
  * Subclasses implement the protocol-specific hooks.
@@ -86,7 +102,7 @@ type LifecycleState = "new" | "starting" | "started" | "stopping" | "stopped";
  * class TickListener extends AbstractListener<TickService, {}> {
  *   protected readonly spec = { protocol: "tick", methods: { onTick: { mandatory: true } } };
  *   protected async onStart() { this.#timer = setInterval(() => this.#tick(), 1000); }
- *   protected async stopIntake() { clearInterval(this.#timer); }
+ *   protected async stopIntake(_mode: StopMode) { clearInterval(this.#timer); }
  *   protected async onClose() {}
  * }
  * ```
@@ -195,7 +211,7 @@ export abstract class AbstractListener<S extends object, C extends object> imple
     this.#state = "stopping";
     try {
       if (wasStarted) {
-        await this.stopIntake();
+        await this.stopIntake("graceful");
         const results = await Promise.all([...this.#dispatchers].map((d) => d.drain(this.gracefulStopTimeoutMs)));
         if (results.includes(false)) {
           this.logger.warn({ timeoutMs: this.gracefulStopTimeoutMs }, "graceful stop timed out; aborting handlers");
@@ -214,7 +230,7 @@ export abstract class AbstractListener<S extends object, C extends object> imple
     this.#state = "stopping";
     try {
       for (const d of this.#dispatchers) d.abortAll();
-      if (wasStarted) await this.stopIntake();
+      if (wasStarted) await this.stopIntake("immediate");
     } finally {
       this.#state = "stopped";
       await this.#close();
@@ -273,8 +289,14 @@ export abstract class AbstractListener<S extends object, C extends object> imple
   protected onDetach(_attachment: Attachment<S, C>): Promise<void> {
     return Promise.resolve();
   }
-  /** Stop taking new messages (unsubscribe, pause, stop accepting connections). */
-  protected abstract stopIntake(): Promise<void>;
+  /**
+   * Stop taking new messages (unsubscribe, pause, stop accepting connections). `mode` tells
+   * whether the stop is graceful or immediate, for listeners that run work outside a
+   * {@link Dispatcher} (which the base class drains or aborts itself): a graceful stop lets that
+   * work finish within `gracefulStopTimeoutMs` before resolving, an immediate one aborts it.
+   * Implementations may ignore it (`stopIntake()`).
+   */
+  protected abstract stopIntake(mode: StopMode): Promise<void>;
   /** Settle what finished (commit, ack) and release connections. Called once. */
   protected abstract onClose(): Promise<void>;
 }

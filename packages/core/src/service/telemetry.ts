@@ -90,20 +90,28 @@ export interface Instruments {
 }
 
 let instruments: Instruments | undefined;
-let checkedAt = Number.NEGATIVE_INFINITY;
+/** Calls of {@link telemetryActive} left before it looks at the clock again. */
+let countdown = 0;
+/** `Date.now()` after which the providers are looked at again. */
+let nextCheckAt = 0;
 let active = false;
 
 /**
  * @internal Whether an OpenTelemetry SDK is registered (tracer or meter provider). Checked at
- * most once a second, so dispatch skips spans and metrics entirely while nothing listens.
+ * most once a second, so dispatch skips spans and metrics entirely while nothing listens. It
+ * runs once per message: the common case is a decrement and a compare.
  */
-let calls = 0;
 export function telemetryActive(): boolean {
-  // Look at the clock only every 256 calls: this runs several times per message.
-  if ((++calls & 255) !== 0 && checkedAt !== Number.NEGATIVE_INFINITY) return active;
+  if (--countdown > 0) return active;
+  return recheck();
+}
+
+function recheck(): boolean {
+  // Look at the clock only every 256 calls.
+  countdown = 256;
   const now = Date.now();
-  if (now - checkedAt < 1000) return active;
-  checkedAt = now;
+  if (now < nextCheckAt) return active;
+  nextCheckAt = now + 1000;
   const tp = trace.getTracerProvider() as unknown as { getDelegate?: () => unknown };
   const delegate = (tp.getDelegate?.() ?? tp) as { constructor?: { name?: string } };
   const mp = metrics.getMeterProvider() as unknown as { constructor?: { name?: string } };
@@ -113,7 +121,8 @@ export function telemetryActive(): boolean {
 
 /** @internal For tests: forget the cached answer of {@link telemetryActive}. */
 export function resetTelemetryCheck(): void {
-  checkedAt = Number.NEGATIVE_INFINITY;
+  countdown = 0;
+  nextCheckAt = 0;
 }
 
 /** @internal */
