@@ -4,8 +4,8 @@
  *
  * Frames are handed to `onBytes` one after the other inside one dispatcher delivery per batch,
  * and a batch's replies are written in one corked write. A batch is what one socket read
- * brought, or several back-to-back full reads (gathered until the end of the poll phase, so
- * that a fast sender costs one delivery per burst, not per 64 KiB). While a batch runs, reading
+ * brought, or several back-to-back full reads (gathered until the end of the poll phase, at most
+ * 512 KiB, so that a fast sender costs one delivery per burst, not per 64 KiB). While a batch runs, reading
  * goes on into a queue of at most {@link READ_AHEAD_BYTES}; then the socket is paused until the
  * batch settled. It is also paused while the socket's write buffer is full.
  *
@@ -40,8 +40,11 @@ import { SocketWriter } from "./writer.ts";
 /** How long a gracefully closed connection may wait for the peer's FIN before it is destroyed. */
 export const LINGER_MS = 2000;
 
-/** Bytes read ahead per connection (queued for the next batch) before the socket is paused. */
+/** Bytes read ahead per connection while a batch runs (queued for the next one) before the socket is paused. */
 export const READ_AHEAD_BYTES = 256 * 1024;
+
+/** Bytes of back-to-back full reads gathered into one batch (within one poll phase) before it is handed over. */
+const GATHER_BYTES = 512 * 1024;
 
 /** A read of this size filled node's read buffer: libuv reads again at once, so the batch waits for the rest. */
 const FULL_READ = 64 * 1024;
@@ -529,11 +532,14 @@ export class TcpServer {
       return;
     }
     conn.queuedBytes += chunk.length;
-    if (conn.busy || conn.flushScheduled) {
-      if (conn.queuedBytes < READ_AHEAD_BYTES) return;
-      // Enough read ahead: hand the burst over now, or stop reading until the running batch settled.
-      if (conn.busy) this.#pause(conn);
-      else this.#submitQueue(conn);
+    if (conn.busy) {
+      // Read ahead; enough: stop reading until the running batch settled.
+      if (conn.queuedBytes >= READ_AHEAD_BYTES) this.#pause(conn);
+      return;
+    }
+    if (conn.flushScheduled) {
+      // Gathering a burst; enough: hand it over now.
+      if (conn.queuedBytes >= GATHER_BYTES) this.#submitQueue(conn);
       return;
     }
     if (chunk.length >= FULL_READ && conn.pendingError === undefined) {
