@@ -136,6 +136,7 @@ export class Publisher {
     try {
       if (!gen.channel.publish(exchange, routingKey, content, options)) gen.blocked = true;
       w.window.push(p);
+      gen.coalescer?.hold();
     } catch (e) {
       // Not sent: it takes no confirm sequence number.
       this.#settle(
