@@ -4,7 +4,10 @@
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { z } from "zod";
 import { PayloadValidationError, Stream, text } from "@pirouette/core";
+import type { Duplex } from "node:stream";
+import { connect } from "amqplib";
 import * as rabbitmq from "../src/index.ts";
+import { coalescerOf } from "../src/internal/coalesce.ts";
 import { RABBITMQ_URL, Topology, body, queueField, unique, waitFor } from "./helpers.ts";
 
 let topo: Topology;
@@ -88,6 +91,50 @@ describe("publishMessage", () => {
     await client.queueDeclare(queue);
     await Promise.all(Array.from({ length: 2000 }, (_, i) => client.publishMessage({ routingKey: queue, content: { i } })));
     expect(await count(queue)).toBe(2000);
+  });
+
+  test("the publishes of one tick reach the socket in one write, after amqplib's muxer ran", async () => {
+    const queue = topo.queue(unique("coalesce"));
+    const model = await connect(RABBITMQ_URL, { noDelay: true });
+    try {
+      const ch = await model.createConfirmChannel();
+      await ch.assertQueue(queue, { durable: false });
+      // Count what reaches the socket (node calls _write for one chunk, _writev for several).
+      const socket = (model as unknown as { connection: { stream: Duplex } }).connection.stream;
+      let writes = 0;
+      let chunks = 0;
+      const write1 = socket._write.bind(socket);
+      const writev = (socket._writev as NonNullable<Duplex["_writev"]>).bind(socket);
+      socket._write = (chunk, encoding, cb) => {
+        writes++;
+        chunks++;
+        write1(chunk, encoding, cb);
+      };
+      socket._writev = (list, cb) => {
+        writes++;
+        chunks += list.length;
+        writev(list, cb);
+      };
+      const coalescer = coalescerOf(model);
+      expect(coalescer).toBeDefined();
+      const burst = async (hold: boolean): Promise<void> => {
+        writes = 0;
+        chunks = 0;
+        for (let i = 0; i < 50; i++) {
+          ch.publish("", queue, Buffer.from(`m${i}`));
+          if (hold) coalescer?.hold();
+        }
+        await ch.waitForConfirms();
+      };
+      await burst(false);
+      expect(chunks).toBe(50);
+      expect(writes).toBeGreaterThan(1); // amqplib alone: a write per publish (fewer only if the socket is busy)
+      await burst(true);
+      expect([writes, chunks]).toEqual([1, 50]);
+      expect((await ch.checkQueue(queue)).messageCount).toBe(100);
+    } finally {
+      await model.close();
+    }
   });
 
   test("is a Sink: stream.pipeTo(client) publishes every element", async () => {

@@ -2,10 +2,13 @@
  * Unit tests without a broker: service validation, configuration, errors, body encoding,
  * reconnection delays and acknowledgement bookkeeping.
  */
+import { EventEmitter } from "node:events";
+import type { ChannelModel } from "amqplib";
 import { describe, expect, test } from "vitest";
-import { PirouetteError } from "@pirouette/core";
+import { PirouetteError, silentLogger } from "@pirouette/core";
 import * as rabbitmq from "../src/index.ts";
-import type { Generation } from "../src/internal/connection.ts";
+import type { Connection, Generation } from "../src/internal/connection.ts";
+import { Publisher } from "../src/internal/publisher.ts";
 import { encodeContent, publishOptions, toProperties } from "../src/internal/message.ts";
 import { backoffDelay, connectionParams } from "../src/internal/params.ts";
 import { deferAck, settle, type Origin } from "../src/internal/settle.ts";
@@ -243,5 +246,64 @@ describe("client without a broker", () => {
     const client = new rabbitmq.Client("127.0.0.1", 1);
     await expect(client.write({ just: "data" })).rejects.toMatchObject({ code: "RABBITMQ_INVALID_CONFIG" });
     await client.close();
+  });
+});
+
+describe("publisher confirms bookkeeping (a scripted confirm channel)", () => {
+  /** A confirm channel that records publishes and confirms only when told to. */
+  class FakeChannel extends EventEmitter {
+    published: string[] = [];
+    publish(_exchange: string, routingKey: string): boolean {
+      this.published.push(routingKey);
+      return true;
+    }
+    close(): Promise<void> {
+      this.emit("close");
+      return Promise.resolve();
+    }
+  }
+
+  async function publisher(operationTimeoutMs: number): Promise<{ pub: Publisher; ch: FakeChannel }> {
+    const ch = new FakeChannel();
+    const model = { createConfirmChannel: () => Promise.resolve(ch) } as unknown as ChannelModel;
+    const conn = {
+      params: { operationTimeoutMs, reconnect: { initialDelayMs: 10, maxDelayMs: 10, multiplier: 1, jitter: 0, maxRetries: 0, connectRetries: 0 }, display: "fake" },
+      logger: silentLogger,
+      fatal: undefined,
+      observe: () => () => true,
+      waitLive: () => Promise.resolve(model),
+      live: () => model,
+    } as unknown as Connection;
+    const pub = new Publisher(conn, "test");
+    await pub.start();
+    return { pub, ch };
+  }
+
+  const outcome = (p: Promise<void>): Promise<string> =>
+    p.then(
+      () => "confirmed",
+      (e: unknown) => (e as rabbitmq.RabbitMqError).code,
+    );
+
+  test("confirms settle their publishes (single and multiple); the unconfirmed time out in publish order", async () => {
+    const { pub, ch } = await publisher(150);
+    const results = ["a", "b", "c", "d", "e"].map((k) => outcome(pub.publish("", k, Buffer.from(k), {})));
+    ch.emit("ack", { deliveryTag: 2, multiple: false });
+    ch.emit("ack", { deliveryTag: 1, multiple: false });
+    ch.emit("nack", { deliveryTag: 4, multiple: false });
+    const later = outcome(pub.publish("", "f", Buffer.from("f"), {}));
+    ch.emit("ack", { deliveryTag: 6, multiple: false });
+    expect(await Promise.all(results)).toEqual(["confirmed", "confirmed", "RABBITMQ_TIMEOUT", "RABBITMQ_NACKED", "RABBITMQ_TIMEOUT"]);
+    expect(await later).toBe("confirmed");
+    expect(ch.published).toEqual(["a", "b", "c", "d", "e", "f"]);
+    await pub.close();
+  });
+
+  test("close() rejects what is still unconfirmed; a multiple ack settles every earlier publish", async () => {
+    const { pub, ch } = await publisher(60_000);
+    const results = ["a", "b", "c", "d"].map((k) => outcome(pub.publish("", k, Buffer.from(k), {})));
+    ch.emit("ack", { deliveryTag: 2, multiple: true });
+    await pub.close();
+    expect(await Promise.all(results)).toEqual(["confirmed", "confirmed", "RABBITMQ_NOT_CONFIRMED", "RABBITMQ_NOT_CONFIRMED"]);
   });
 });

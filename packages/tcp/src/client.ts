@@ -10,7 +10,7 @@ import { TcpError } from "./errors.ts";
 import type { TcpClientOptions } from "./options.ts";
 import { createDecoder, createEncoder, resolveFraming, type FrameDecoder, type FrameEncoder } from "./internal/framing.ts";
 import { LINGER_MS } from "./internal/server.ts";
-import { payloadBytes, SocketWriter } from "./internal/writer.ts";
+import { payloadBytes, payloadsBytes, SocketWriter } from "./internal/writer.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -169,15 +169,17 @@ export class TcpClient implements Sink<Uint8Array | string>, AsyncDisposable {
     this.#writer = new SocketWriter(socket, this.#encoder, o.writeTimeoutMs ?? 300_000, () => this.#label());
     const src = this.#source;
     const decoder = this.#decoder;
+    // Reused for every read: the frames are handed to the source before the next one.
+    const frames: Buffer[] = [];
     socket.on("data", (chunk: Buffer) => {
       if (this.#closing) return;
       if (decoder === undefined) {
         src.push(chunk);
         return;
       }
-      const frames: Buffer[] = [];
       const err = decoder.decode(chunk, frames);
       for (let i = 0; i < frames.length; i++) src.push(frames[i] as Buffer);
+      frames.length = 0;
       if (err !== undefined) {
         src.fail(new TcpError(err.code, `${err.message} (from ${this.#label()})`, { coordinates: { host: this.host, port: this.port } }));
         socket.destroy();
@@ -208,7 +210,8 @@ export class TcpClient implements Sink<Uint8Array | string>, AsyncDisposable {
 
   /**
    * Write bytes (a string is UTF-8) as one frame. Resolves at once while the socket buffer has
-   * room, else when it drains (bounded by `writeTimeoutMs`).
+   * room, else when it drains (bounded by `writeTimeoutMs`). Small writes made in the same tick
+   * are sent together, in one system call, at the end of the tick.
    *
    * @throws {TcpError} `CLOSED`, `TIMEOUT`, `TCP_FRAME_TOO_LARGE`, `INVALID_ARGUMENT`, or a connect error.
    */
@@ -229,17 +232,21 @@ export class TcpClient implements Sink<Uint8Array | string>, AsyncDisposable {
     return this.writeBytes(value);
   }
 
-  /** `Sink.writeMany`: write several frames in one corked batch. */
+  /**
+   * `Sink.writeMany`: write several frames as one batch (small batches are encoded into one
+   * buffer and sent with one system call). Nothing is written when one of them is invalid.
+   */
   writeMany(values: readonly (Uint8Array | string)[]): Promise<void> {
-    let bytes: Uint8Array[];
+    let bytes: readonly Uint8Array[];
     try {
-      bytes = values.map(payloadBytes);
+      bytes = payloadsBytes(values);
     } catch (e) {
       return Promise.reject(e);
     }
     const w = this.#writer;
     if (w !== undefined) return w.writeMany(bytes);
-    return this.#connected().then((writer) => writer.writeMany(bytes));
+    const copy = bytes.slice(); // the caller may reuse its array meanwhile
+    return this.#connected().then((writer) => writer.writeMany(copy));
   }
 
   /**
@@ -320,6 +327,7 @@ export class TcpClient implements Sink<Uint8Array | string>, AsyncDisposable {
 
   #destroy(): void {
     this.#closed = true;
+    this.#writer?.flushCork(); // what was written before is sent, as without coalescing
     this.#socket?.destroy();
   }
 

@@ -11,8 +11,9 @@ import { serviceSpec, TcpServer, type TcpMessage } from "./internal/server.ts";
 /**
  * Ballerina's `tcp:Listener`: listens on `localPort`, calls the attached service's
  * `onConnect(caller)` for each connection, then the connection service's `onBytes(data, caller)`
- * for each frame (or socket read), writing back what it returns. The socket is not read while
- * `onBytes` runs (backpressure), nor while the replies have not drained. Optional framing
+ * for each frame (or socket read), writing back what it returns. While `onBytes` runs the socket
+ * is read ahead by at most 256 KiB and then paused (backpressure); it is paused too while the
+ * replies have not drained. Optional framing
  * (`"line"`, length-prefixed, delimiter, fixed), TLS, a connection cap and an idle timeout.
  * `gracefulStop()` stops accepting, lets running handlers finish and closes connections with a
  * FIN; `immediateStop()` aborts handlers (their `context.signal`) and destroys the sockets.

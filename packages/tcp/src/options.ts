@@ -39,7 +39,8 @@ export type Framing =
  * frame (or, without framing, one socket read) as a `Buffer`, or the decoded value `T` with a
  * `codec`; a returned `Uint8Array` or string (UTF-8) is written back (framed), another value is
  * encoded with the codec, and `undefined` writes nothing.
- * The socket is not read while `onBytes` runs. `onError(error, caller)` hears about handler
+ * While `onBytes` runs the socket is read ahead by at most 256 KiB, then paused (frames keep
+ * their order: the next batch starts when the running one settled). `onError(error, caller)` hears about handler
  * failures, socket errors, oversize frames and idle timeouts; `onClose(caller)` runs once when
  * the connection is gone.
  *

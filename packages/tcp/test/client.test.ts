@@ -144,6 +144,35 @@ describe("tcp.Client", () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
+  test("writeMany with one bad frame writes nothing; small writes of one tick arrive whole and in order", async () => {
+    const got: Buffer[] = [];
+    const { port } = await rawServer((s) => s.on("data", (c: Buffer) => got.push(c)));
+    const c = client(port, { framing: "line", maxFrameSize: 10 });
+    await expect(c.writeMany(["ok", "far too long for the cap"])).rejects.toMatchObject({ code: "TCP_FRAME_TOO_LARGE" });
+    await expect(c.writeMany(["ok", "a\nb"])).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    const lines = Array.from({ length: 1000 }, (_, i) => `l${i}`);
+    await Promise.all(lines.map((l) => c.writeBytes(l)));
+    await c.writeMany(["x", "y"]);
+    const expected = [...lines, "x", "y"].join("\n") + "\n";
+    await waitFor(() => Buffer.concat(got).length >= expected.length);
+    expect(Buffer.concat(got).toString()).toBe(expected);
+  });
+
+  test("abort() right after a write still sends what was written", async () => {
+    const got: Buffer[] = [];
+    let closed = false;
+    const { port } = await rawServer((s) => {
+      s.on("data", (c: Buffer) => got.push(c));
+      s.on("close", () => (closed = true));
+    });
+    const c = client(port);
+    await c.connect();
+    await c.writeBytes("last words");
+    c.abort();
+    await waitFor(() => closed);
+    expect(Buffer.concat(got).toString()).toBe("last words");
+  });
+
   test("invalid arguments", async () => {
     expect(() => new tcp.Client("127.0.0.1", 0)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
     expect(() => new tcp.Client("127.0.0.1", 80, { framing: "nope" as never })).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));

@@ -578,3 +578,128 @@ describe("tcp.Listener: limits and backpressure", () => {
     expect(caller.bytesWritten).toBeLessThanOrEqual(readAtWall);
   });
 });
+
+describe("tcp.Listener: read-ahead and batches", () => {
+  test("while a batch runs the socket is read ahead; what was read is handled after it, in order, then onClose", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const seen: string[] = [];
+    let caller!: tcp.Caller;
+    const listener = await listen(
+      {
+        async onBytes(frame, c) {
+          caller = c;
+          if (seen.length === 0) await gate;
+          seen.push(frame.toString());
+        },
+        onClose() {
+          seen.push("closed");
+        },
+      },
+      { framing: "length-prefixed" },
+    );
+    const p = await peer(listener);
+    const frames = Array.from({ length: 200 }, (_, i) => `frame-${i}`);
+    let total = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const f = lengthFrame(frames[i] as string);
+      total += f.length;
+      p.socket.write(f);
+      if (i % 20 === 0) await sleep(2); // several reads
+    }
+    p.socket.end(); // the peer is gone before the first frame is handled
+    await waitFor(() => caller !== undefined && caller.bytesRead === total, 10_000, "the frames read ahead");
+    expect(seen).toEqual([]);
+    release();
+    await waitFor(() => seen.at(-1) === "closed", 10_000, "onClose");
+    expect(seen).toEqual([...frames, "closed"]);
+  });
+
+  test("close() inside onBytes also drops the frames read ahead after its batch", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const seen: string[] = [];
+    let caller!: tcp.Caller;
+    const listener = await listen(
+      {
+        async onBytes(line, c) {
+          caller = c;
+          seen.push(line.toString());
+          if (line.toString() === "bye") {
+            await gate;
+            await c.close();
+            return "goodbye";
+          }
+          return line;
+        },
+      },
+      { framing: "line" },
+    );
+    const p = await peer(listener);
+    p.socket.write("hi\nbye\n");
+    await waitFor(() => seen.includes("bye"));
+    p.socket.write("late\n");
+    await waitFor(() => caller.bytesRead === "hi\nbye\nlate\n".length);
+    release();
+    await p.closed;
+    expect(p.received().toString()).toBe("hi\ngoodbye\n");
+    expect(seen).toEqual(["hi", "bye"]);
+  });
+
+  test("an oversize frame read ahead: the frames before it are handled, then TCP_FRAME_TOO_LARGE and the connection closes", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const seen: string[] = [];
+    const errors: unknown[] = [];
+    const listener = await listen(
+      {
+        async onBytes(frame) {
+          if (seen.length === 0) await gate;
+          seen.push(frame.toString());
+        },
+        onError(e) {
+          errors.push(e);
+        },
+      },
+      { framing: "length-prefixed", maxFrameSize: 100 },
+    );
+    const p = await peer(listener);
+    p.socket.write(lengthFrame("one"));
+    await sleep(20);
+    p.socket.write(Buffer.concat([lengthFrame("two"), lengthFrame("three")]));
+    await sleep(20);
+    const huge = Buffer.alloc(4);
+    huge.writeUInt32BE(101);
+    p.socket.write(huge);
+    await sleep(50);
+    expect(seen).toEqual([]);
+    release();
+    await p.closed;
+    await waitFor(() => errors.length === 1);
+    expect(seen).toEqual(["one", "two", "three"]);
+    expect(errors[0]).toMatchObject({ code: "TCP_FRAME_TOO_LARGE" });
+  });
+
+  test("without framing, a fast sender's burst arrives whole and in order (reads gathered into batches)", async () => {
+    const total = 8 * 1024 * 1024;
+    let got = 0;
+    let bad = -1;
+    let calls = 0;
+    const listener = await listen({
+      onBytes(data) {
+        calls++;
+        for (let i = 0; i < data.length; i++) if (data[i] !== (got + i) % 251 && bad < 0) bad = got + i;
+        got += data.length;
+      },
+    });
+    const p = await peer(listener);
+    const block = Buffer.alloc(256 * 1024);
+    for (let sent = 0; sent < total; sent += block.length) {
+      for (let i = 0; i < block.length; i++) block[i] = (sent + i) % 251;
+      if (!p.socket.write(Buffer.from(block))) await new Promise((r) => p.socket.once("drain", r));
+    }
+    await waitFor(() => got === total, 20_000, "all bytes");
+    expect(bad).toBe(-1);
+    expect(calls).toBeGreaterThan(0);
+  });
+});

@@ -10,6 +10,7 @@ import { connect, type Channel, type ChannelModel, type ConfirmChannel, type Rec
 import { toError, type Logger } from "@pirouette/core";
 import { RabbitMqError } from "../errors.ts";
 import { replyCodeOf, toRabbitMqError } from "./amqp-errors.ts";
+import { coalescerOf, type WriteCoalescer } from "./coalesce.ts";
 import { backoffDelay, type ConnectionParams } from "./params.ts";
 
 /** One AMQP channel's lifetime. Delivery tags are only meaningful on their generation. */
@@ -32,6 +33,8 @@ export interface Generation<C extends Channel = Channel> {
   /** Acks decided in this tick, sent together by `flushAcks` (see settle.ts). */
   pendingAcks: number[];
   flushScheduled: boolean;
+  /** Writes of a tick in one system call (undefined if the socket cannot be corked). */
+  readonly coalescer: WriteCoalescer | undefined;
 }
 
 interface ConnectionObserver {
@@ -327,6 +330,7 @@ export class ManagedChannel<C extends Channel = Channel> {
       drainWaiters: [],
       pendingAcks: [],
       flushScheduled: false,
+      coalescer: coalescerOf(model),
     };
     channel.on("error", (err: Error) => {
       gen.closeError = err;

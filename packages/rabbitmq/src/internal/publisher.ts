@@ -31,6 +31,9 @@ class Pending {
   readonly reject: (e: Error) => void;
   returned: { replyCode: number; replyText: string } | undefined = undefined;
   done = false;
+  /** Neighbours in the publisher's list of unconfirmed publishes. */
+  prev: Pending | undefined = undefined;
+  next: Pending | undefined = undefined;
 
   constructor(exchange: string, routingKey: string, content: Buffer, mandatory: boolean, deadline: number) {
     this.exchange = exchange;
@@ -58,8 +61,13 @@ export class Publisher {
   readonly channel: ManagedChannel<ConfirmChannel>;
   readonly #timeoutMs: number;
   readonly #windows = new WeakMap<Generation<ConfirmChannel>, ConfirmWindow>();
-  /** Every unconfirmed publish, in publish order (so deadlines are in order): one timer for all. */
-  readonly #unconfirmed = new Set<Pending>();
+  /**
+   * Every unconfirmed publish, in publish order (so deadlines are in order; one timer for all),
+   * as a list through the publishes themselves: a Set's add/delete churn on a long-lived Set
+   * reallocates its table in the old generation and makes V8 run mark-compacts under load.
+   */
+  #first: Pending | undefined;
+  #last: Pending | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(conn: Connection, name: string) {
@@ -131,11 +139,12 @@ export class Publisher {
       this.#settle(p, new RabbitMqError("RABBITMQ_NOT_CONFIRMED", `publish to exchange "${exchange}" failed: the channel closed`, { coordinates: { exchange, routingKey } }));
       return p.promise;
     }
-    this.#unconfirmed.add(p);
+    this.#link(p);
     this.#arm();
     try {
       if (!gen.channel.publish(exchange, routingKey, content, options)) gen.blocked = true;
       w.window.push(p);
+      gen.coalescer?.hold();
     } catch (e) {
       // Not sent: it takes no confirm sequence number.
       this.#settle(
@@ -193,19 +202,38 @@ export class Publisher {
   #settle(p: Pending, error: Error | undefined): void {
     if (p.done) return;
     p.done = true;
-    this.#unconfirmed.delete(p);
+    this.#unlink(p);
     if (error === undefined) p.resolve();
     else p.reject(error);
+  }
+
+  #link(p: Pending): void {
+    const last = this.#last;
+    p.prev = last;
+    if (last === undefined) this.#first = p;
+    else last.next = p;
+    this.#last = p;
+  }
+
+  /** Idempotent: a publish settled before it was linked is not in the list. */
+  #unlink(p: Pending): void {
+    const { prev, next } = p;
+    if (prev === undefined) {
+      if (this.#first !== p) return;
+      this.#first = next;
+    } else {
+      prev.next = next;
+    }
+    if (next === undefined) this.#last = prev;
+    else next.prev = prev;
+    p.prev = undefined;
+    p.next = undefined;
   }
 
   /** One timer for every unconfirmed publish, armed for the oldest deadline. */
   #arm(): void {
     if (this.#timer !== undefined) return;
-    let first: Pending | undefined;
-    for (const p of this.#unconfirmed) {
-      first = p;
-      break;
-    }
+    const first = this.#first;
     if (first === undefined) return;
     this.#timer = setTimeout(() => this.#sweep(), Math.max(1, first.deadline - Date.now()));
     this.#timer.unref();
@@ -214,8 +242,8 @@ export class Publisher {
   #sweep(): void {
     this.#timer = undefined;
     const now = Date.now();
-    for (const p of this.#unconfirmed) {
-      if (p.deadline > now) break;
+    for (let p = this.#first, next: Pending | undefined; p !== undefined && p.deadline <= now; p = next) {
+      next = p.next;
       this.#settle(
         p,
         new RabbitMqError(
@@ -252,7 +280,8 @@ export class Publisher {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     // amqplib fails the callbacks of a closing channel; anything left (never sent) fails here.
-    for (const p of [...this.#unconfirmed]) {
+    for (let p = this.#first, next: Pending | undefined; p !== undefined; p = next) {
+      next = p.next;
       this.#settle(p, new RabbitMqError("RABBITMQ_CLOSED", `publish to exchange "${p.exchange}" was not confirmed: the publisher closed`));
     }
   }

@@ -19,6 +19,9 @@ export const DEFAULT_MAX_FRAME_SIZE = 1024 * 1024;
 /** Payloads up to this size are copied into one buffer with their header; larger ones are written as pieces. */
 const COPY_LIMIT = 16 * 1024;
 
+/** A batch of frames up to this size is encoded into one buffer (one write); larger ones frame by frame. */
+const JOIN_LIMIT = 64 * 1024;
+
 const EMPTY_BUFFER = Buffer.alloc(0);
 
 /** A validated {@link Framing}. */
@@ -86,10 +89,15 @@ export interface FrameDecoder {
   readonly buffered: number;
 }
 
-/** Builds the bytes of one outgoing frame. */
+/** Builds the bytes of outgoing frames. */
 export interface FrameEncoder {
   /** One buffer, or several to write in order (large payloads are not copied). Throws a {@link TcpError}. */
   encode(payload: Uint8Array): Buffer | Buffer[];
+  /**
+   * The frames of a batch joined into one buffer, or `undefined` when the batch is too large
+   * to copy (encode it frame by frame). Throws a {@link TcpError} for any bad payload.
+   */
+  encodeMany(payloads: readonly Uint8Array[]): Buffer | undefined;
 }
 
 export function createDecoder(framing: ResolvedFraming, maxFrameSize: number): FrameDecoder {
@@ -104,7 +112,7 @@ export function createDecoder(framing: ResolvedFraming, maxFrameSize: number): F
 }
 
 export function createEncoder(framing: ResolvedFraming | undefined, maxFrameSize: number): FrameEncoder {
-  if (framing === undefined) return { encode: toBuffer };
+  if (framing === undefined) return { encode: toBuffer, encodeMany: (payloads) => join(payloads, 0) };
   switch (framing.kind) {
     case "length":
       return lengthEncoder(framing.headerBytes, framing.little, maxFrameSize);
@@ -118,6 +126,21 @@ export function createEncoder(framing: ResolvedFraming | undefined, maxFrameSize
 /** A view of `u8` as a Buffer, without copying. */
 export function toBuffer(u8: Uint8Array): Buffer {
   return Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+}
+
+/** Unframed payloads joined, or undefined over {@link JOIN_LIMIT}. */
+function join(payloads: readonly Uint8Array[], total: number): Buffer | undefined {
+  let n = total;
+  if (n === 0) for (let i = 0; i < payloads.length; i++) n += (payloads[i] as Uint8Array).length;
+  if (n > JOIN_LIMIT) return undefined;
+  const buf = Buffer.allocUnsafe(n);
+  let o = 0;
+  for (let i = 0; i < payloads.length; i++) {
+    const p = payloads[i] as Uint8Array;
+    buf.set(p, o);
+    o += p.length;
+  }
+  return buf;
 }
 
 function tooLarge(size: number | string, max: number): TcpError {
@@ -420,15 +443,33 @@ class FixedDecoder implements FrameDecoder {
 function lengthEncoder(h: 1 | 2 | 4, little: boolean, max: number): FrameEncoder {
   const capacity = h === 4 ? 0xffffffff : h === 2 ? 0xffff : 0xff;
   const limit = Math.min(capacity, max);
-  const writeHeader = (buf: Buffer, n: number): void => {
-    if (h === 1) buf[0] = n;
+  const writeHeader = (buf: Buffer, n: number, o = 0): void => {
+    if (h === 1) buf[o] = n;
     else if (h === 2) {
-      if (little) buf.writeUInt16LE(n, 0);
-      else buf.writeUInt16BE(n, 0);
-    } else if (little) buf.writeUInt32LE(n, 0);
-    else buf.writeUInt32BE(n, 0);
+      if (little) buf.writeUInt16LE(n, o);
+      else buf.writeUInt16BE(n, o);
+    } else if (little) buf.writeUInt32LE(n, o);
+    else buf.writeUInt32BE(n, o);
   };
   return {
+    encodeMany(payloads) {
+      let total = 0;
+      for (let i = 0; i < payloads.length; i++) {
+        const n = (payloads[i] as Uint8Array).length;
+        if (n > limit) throw tooLarge(n, limit);
+        total += h + n;
+      }
+      if (total > JOIN_LIMIT) return undefined;
+      const buf = Buffer.allocUnsafe(total);
+      let o = 0;
+      for (let i = 0; i < payloads.length; i++) {
+        const p = payloads[i] as Uint8Array;
+        writeHeader(buf, p.length, o);
+        buf.set(p, o + h);
+        o += h + p.length;
+      }
+      return buf;
+    },
     encode(payload) {
       const n = payload.length;
       if (n > limit) throw tooLarge(n, limit);
@@ -448,14 +489,34 @@ function lengthEncoder(h: 1 | 2 | 4, little: boolean, max: number): FrameEncoder
 function delimiterEncoder(delimiter: Buffer, max: number): FrameEncoder {
   const dl = delimiter.length;
   const byte = delimiter[0] as number;
+  const check = (payload: Uint8Array): Buffer => {
+    const n = payload.length;
+    if (n > max) throw tooLarge(n, max);
+    const p = toBuffer(payload);
+    if ((dl === 1 ? p.indexOf(byte) : p.indexOf(delimiter)) >= 0) {
+      throw new TcpError("INVALID_ARGUMENT", "the frame contains the framing delimiter; the peer would split it");
+    }
+    return p;
+  };
   return {
+    encodeMany(payloads) {
+      let total = 0;
+      for (let i = 0; i < payloads.length; i++) total += check(payloads[i] as Uint8Array).length + dl;
+      if (total > JOIN_LIMIT) return undefined;
+      const buf = Buffer.allocUnsafe(total);
+      let o = 0;
+      for (let i = 0; i < payloads.length; i++) {
+        const p = payloads[i] as Uint8Array;
+        buf.set(p, o);
+        o += p.length;
+        delimiter.copy(buf, o);
+        o += dl;
+      }
+      return buf;
+    },
     encode(payload) {
       const n = payload.length;
-      if (n > max) throw tooLarge(n, max);
-      const p = toBuffer(payload);
-      if ((dl === 1 ? p.indexOf(byte) : p.indexOf(delimiter)) >= 0) {
-        throw new TcpError("INVALID_ARGUMENT", "the frame contains the framing delimiter; the peer would split it");
-      }
+      const p = check(payload);
       if (n <= COPY_LIMIT) {
         const buf = Buffer.allocUnsafe(n + dl);
         p.copy(buf, 0);
@@ -468,11 +529,18 @@ function delimiterEncoder(delimiter: Buffer, max: number): FrameEncoder {
 }
 
 function fixedEncoder(size: number): FrameEncoder {
+  const check = (payload: Uint8Array): void => {
+    if (payload.length !== size) {
+      throw new TcpError("INVALID_ARGUMENT", `fixed framing needs frames of exactly ${size} bytes, got ${payload.length}`);
+    }
+  };
   return {
+    encodeMany(payloads) {
+      for (let i = 0; i < payloads.length; i++) check(payloads[i] as Uint8Array);
+      return join(payloads, size * payloads.length);
+    },
     encode(payload) {
-      if (payload.length !== size) {
-        throw new TcpError("INVALID_ARGUMENT", `fixed framing needs frames of exactly ${size} bytes, got ${payload.length}`);
-      }
+      check(payload);
       return toBuffer(payload);
     },
   };

@@ -2,9 +2,12 @@
  * The engine behind `tcp.Listener`: accepting, per-connection state, framing, dispatch,
  * backpressure, idle timeouts and shutdown.
  *
- * One delivery per socket read: the frames of a read are handed to `onBytes` one after the
- * other inside one dispatcher delivery, replies are written in one corked batch, and the socket
- * is not read again until the delivery settled and the socket's write buffer drained.
+ * Frames are handed to `onBytes` one after the other inside one dispatcher delivery per batch,
+ * and a batch's replies are written in one corked write. A batch is what one socket read
+ * brought, or several back-to-back full reads (gathered until the end of the poll phase, at most
+ * 512 KiB, so that a fast sender costs one delivery per burst, not per 64 KiB). While a batch runs, reading
+ * goes on into a queue of at most {@link READ_AHEAD_BYTES}; then the socket is paused until the
+ * batch settled. It is also paused while the socket's write buffer is full.
  *
  * @internal
  * @module
@@ -36,6 +39,15 @@ import { SocketWriter } from "./writer.ts";
 
 /** How long a gracefully closed connection may wait for the peer's FIN before it is destroyed. */
 export const LINGER_MS = 2000;
+
+/** Bytes read ahead per connection while a batch runs (queued for the next one) before the socket is paused. */
+export const READ_AHEAD_BYTES = 256 * 1024;
+
+/** Bytes of back-to-back full reads gathered into one batch (within one poll phase) before it is handed over. */
+const GATHER_BYTES = 512 * 1024;
+
+/** A read of this size filled node's read buffer: libuv reads again at once, so the batch waits for the rest. */
+const FULL_READ = 64 * 1024;
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -128,6 +140,14 @@ class Connection implements CallerConnection {
   readonly coordinates: Readonly<Record<string, unknown>>;
   readonly label: string;
   readonly batch: BytesMessage;
+  /** The frames of the batch in the dispatcher; swapped with `queue` (no array per read). */
+  frames: Buffer[] = [];
+  /** Frames read and not handed over yet (read ahead while a batch runs, or a burst being gathered). */
+  queue: Buffer[] = [];
+  /** Bytes read into `queue`. */
+  queuedBytes = 0;
+  /** A setImmediate hands `queue` over at the end of the poll phase. */
+  flushScheduled = false;
   readonly bytesDelivery: Delivery<TcpMessage>;
   readonly connectDelivery: Delivery<TcpMessage>;
   readonly closed: Promise<void>;
@@ -486,50 +506,96 @@ export class TcpServer {
 
   #onData(conn: Connection, chunk: Buffer): void {
     if (conn.state !== OPEN || conn.ending || conn.pendingError !== undefined) return;
-    let frames: Buffer[];
+    const queue = conn.queue;
+    const before = queue.length;
     const decoder = conn.decoder;
     if (decoder === undefined) {
-      frames = [chunk];
+      queue.push(chunk);
     } else {
-      frames = [];
-      const err = decoder.decode(chunk, frames);
+      const err = decoder.decode(chunk, queue);
       if (err !== undefined) {
         const e = new TcpError(err.code, err.message, { coordinates: { ...conn.coordinates, ...err.coordinates } });
-        if (frames.length === 0 || typeof conn.service?.onBytes !== "function") {
+        if (queue.length === 0 || typeof conn.service?.onBytes !== "function") {
+          this.#dropQueue(conn);
           this.#fail(conn, e);
           return;
         }
+        // The frames before it are handled first; nothing more is read.
         conn.pendingError = e;
+        this.#pause(conn);
       }
-      if (frames.length === 0) return;
+      if (queue.length === before && conn.pendingError === undefined) return;
     }
-    if (this.#idleMs > 0) conn.lastActivity = performance.now();
-    if (typeof conn.service?.onBytes !== "function") return;
+    if (this.#idleMs > 0 && queue.length > before) conn.lastActivity = performance.now();
+    if (typeof conn.service?.onBytes !== "function") {
+      this.#dropQueue(conn);
+      return;
+    }
+    conn.queuedBytes += chunk.length;
+    if (conn.busy) {
+      // Read ahead; enough: stop reading until the running batch settled.
+      if (conn.queuedBytes >= READ_AHEAD_BYTES) this.#pause(conn);
+      return;
+    }
+    if (conn.flushScheduled) {
+      // Gathering a burst; enough: hand it over now.
+      if (conn.queuedBytes >= GATHER_BYTES) this.#submitQueue(conn);
+      return;
+    }
+    if (chunk.length >= FULL_READ && conn.pendingError === undefined) {
+      conn.flushScheduled = true;
+      setImmediate(this.#flushQueue, conn);
+      return;
+    }
+    this.#submitQueue(conn);
+  }
+
+  readonly #flushQueue = (conn: Connection): void => {
+    conn.flushScheduled = false;
+    this.#next(conn);
+  };
+
+  /** Hand the queued frames to the dispatcher as one batch (the connection is not busy). */
+  #submitQueue(conn: Connection): void {
+    const frames = conn.queue;
+    conn.queue = conn.frames; // the previous batch's array, emptied when it settled
+    conn.frames = frames;
+    conn.queuedBytes = 0;
     const b = conn.batch;
     b.frames = frames;
     b.next = 0;
     conn.busy = true;
     void conn.active.dispatcher.submit(conn.bytesDelivery);
-    if (conn.busy) this.#pause(conn);
+  }
+
+  #dropQueue(conn: Connection): void {
+    conn.queue.length = 0;
+    conn.queuedBytes = 0;
   }
 
   #runFrames(m: BytesMessage, ctx: HandlerContext): Promise<void> | undefined {
     const conn = m.conn;
     const svc = conn.service as AnyConnectionService;
-    const s = conn.socket;
     const frames = m.frames;
-    s.cork();
+    // The replies of the batch go out in one system call: cork at the first one.
+    let corked = false;
     try {
       while (m.next < frames.length) {
         const r = this.#callOnBytes(conn, svc, frames[m.next] as Buffer, ctx);
         if (isPromiseLike(r)) return this.#continueFrames(m, ctx, r);
-        if (r !== undefined && r !== null) this.#reply(conn, r);
+        if (r !== undefined && r !== null) {
+          if (!corked) {
+            corked = true;
+            conn.socket.cork();
+          }
+          this.#reply(conn, r);
+        }
         m.next++;
         if (conn.endRequested) m.next = frames.length; // close() was called: the rest is dropped
       }
       return undefined;
     } finally {
-      s.uncork();
+      if (corked) conn.socket.uncork();
     }
   }
 
@@ -571,7 +637,7 @@ export class TcpServer {
         { coordinates: conn.coordinates },
       );
     }
-    conn.writer.writeSync(bytes);
+    conn.writer.writeDirect(bytes);
   }
 
   /** Ack of a bytes delivery: every frame was handled, or the failing one was skipped. */
@@ -585,31 +651,29 @@ export class TcpServer {
         return;
       }
     }
+    b.frames.length = 0;
     b.frames = EMPTY;
     b.next = 0;
     conn.busy = false;
     if (this.#idleMs > 0) conn.touch();
     if (conn.endRequested) {
+      // close() from a handler: what was read after its batch is dropped.
       conn.endRequested = false;
+      this.#dropQueue(conn);
       void conn.end();
     }
-    if (conn.pendingError !== undefined) {
-      this.#fail(conn, conn.pendingError);
-      return;
-    }
-    if (conn.state === CLOSED) {
-      this.#fireClose(conn);
-      return;
-    }
-    this.flow(conn);
+    this.#next(conn);
   }
 
   /** Reject of a bytes delivery: the listener is stopping (or the handler was aborted). */
   rejected(conn: Connection): void {
     const b = conn.batch;
+    b.frames.length = 0;
     b.frames = EMPTY;
     b.next = 0;
     conn.busy = false;
+    // Stopping: what was read ahead is not handled either.
+    this.#dropQueue(conn);
     if (conn.endRequested) {
       conn.endRequested = false;
       void conn.end();
@@ -624,21 +688,38 @@ export class TcpServer {
     conn.socket.pause();
   }
 
-  /** Read again if nothing holds the connection back (a running handler, a full write buffer, a stop). */
+  /** Go on after a batch (or when the connection ends): the queued frames, then a pending error or close, then reading. */
   flow(conn: Connection): void {
-    if (conn.busy || conn.state === CLOSED) return;
+    this.#next(conn);
+  }
+
+  #next(conn: Connection): void {
+    if (conn.busy || conn.flushScheduled) return;
+    if (conn.queue.length > 0) {
+      if (conn.ending || this.#stopping) {
+        this.#dropQueue(conn);
+      } else if (conn.state === OPEN && conn.socket.writableNeedDrain) {
+        this.#waitDrain(conn); // the replies so far drain before more frames are handled
+        return;
+      } else {
+        this.#submitQueue(conn); // also after the peer closed: these frames were received
+        return;
+      }
+    }
+    if (conn.pendingError !== undefined) {
+      this.#fail(conn, conn.pendingError);
+      if (conn.state === CLOSED) this.#fireClose(conn);
+      return;
+    }
+    if (conn.state === CLOSED) {
+      this.#fireClose(conn);
+      return;
+    }
     const s = conn.socket;
     if (!conn.ending) {
       if (this.#stopping || conn.state !== OPEN) return;
       if (s.writableNeedDrain) {
-        this.#pause(conn);
-        if (!conn.waitingDrain) {
-          conn.waitingDrain = true;
-          s.once("drain", () => {
-            conn.waitingDrain = false;
-            this.flow(conn);
-          });
-        }
+        this.#waitDrain(conn);
         return;
       }
     }
@@ -646,6 +727,16 @@ export class TcpServer {
       conn.paused = false;
       s.resume();
     }
+  }
+
+  #waitDrain(conn: Connection): void {
+    this.#pause(conn);
+    if (conn.waitingDrain) return;
+    conn.waitingDrain = true;
+    conn.socket.once("drain", () => {
+      conn.waitingDrain = false;
+      this.#next(conn);
+    });
   }
 
   readonly #checkIdle = (conn: Connection): void => {
@@ -669,6 +760,7 @@ export class TcpServer {
   #fail(conn: Connection, error: Error): void {
     conn.pendingError = undefined;
     this.report(conn, error);
+    conn.writer.flushCork(); // what was written before the failure is sent
     conn.socket.destroy();
   }
 
@@ -690,8 +782,13 @@ export class TcpServer {
     this.#conns.delete(conn);
     conn.markClosed();
     if (conn.service === undefined) return; // onConnect pending (connected() fires onClose) or refused
-    if (conn.busy && !this.#immediate) return; // settled() fires onClose after the handler
-    this.#fireClose(conn);
+    if (this.#immediate) {
+      this.#dropQueue(conn);
+      this.#fireClose(conn);
+      return;
+    }
+    // The frames received before the close are handled first (settled() goes on), then onClose.
+    this.#next(conn);
   }
 
   #fireClose(conn: Connection): void {
