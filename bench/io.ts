@@ -10,8 +10,10 @@
  *
  * Every scenario runs in its own child process (so its peak RSS is its own), which reports
  * wall time, CPU time, `process.resourceUsage().maxRSS` and its RSS at start. Children run plain
- * `node` on the compiled packages (`tsc -b packages/io` first, then `@pirouette/*` resolved to
- * `dist/`): the tsx loader alone costs about 50 MiB of RSS and would drown the figures.
+ * `node` on the compiled packages (`tsc -b packages/io` first, then a `node_modules` next to the
+ * child script holds `@pirouette/io` and `@pirouette/core` as their `dist/`): the tsx loader alone
+ * costs about 50 MiB of RSS, and a module-loader hook thread another 13 MiB, which would drown the
+ * figures. Raw arms do not load @pirouette/io at all.
  *
  *   raw-blocks      `for await` over `fs.createReadStream` (64 KiB chunks)
  *   io-blocks       `fileReadBlocksAsStream(path, 65536)` (same block size)
@@ -22,8 +24,8 @@
  *   io-csv-slow     a slow consumer: 1 ms pause every 1000 records, RSS sampled every 250 ms
  *
  * Raw and io arms alternate (ABBA). Printed: per-scenario medians (MB/s or rows/s, CPU, peak
- * RSS), the slow consumers' RSS over time (medians by thirds of the run: flat means no growth
- * with input), then the ratios last, as medians of per-pair ratios on CPU time (a loaded 2-core
+ * RSS), the slow consumers' heap and RSS over time (medians by thirds of the run: a flat heap
+ * means no growth with input), then the ratios last, as medians of per-pair ratios on CPU time (a loaded 2-core
  * machine disturbs CPU time far less than wall time; wall-time ratios are printed above them):
  *
  *   ratio io-blocks-vs-createReadStream <raw CPU ÷ io CPU for the same bytes>
@@ -32,12 +34,11 @@
  * Higher is better; 1.0 means equal cost. Targets: peak RSS ≤ 128 MiB everywhere.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
-import { createRequire } from "node:module";
+import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 
 const MiB = 1024 * 1024;
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -60,37 +61,35 @@ interface Report {
   readonly maxRssMiB: number;
   readonly startRssMiB: number;
   readonly samplesMiB: readonly number[];
+  readonly heapSamplesMiB: readonly number[];
 }
 
 // ---------------------------------------------------------------------------------- child
 
-/** Resolve `@pirouette/*` to the compiled `dist/` entry points (plain node, no TS loader). */
-function hooksSource(): string {
-  const dist = (name: string): string => pathToFileURL(join(root, "packages", name, "dist", "index.js")).href;
-  return `
-export async function resolve(specifier, context, next) {
-  if (specifier === "@pirouette/core") return { url: ${JSON.stringify(dist("core"))}, shortCircuit: true };
-  if (specifier === "@pirouette/io") return { url: ${JSON.stringify(dist("io"))}, shortCircuit: true };
-  return next(specifier, context);
-}`;
-}
-
 /**
- * The child, in plain JavaScript: `node --import register.mjs child.mjs <scenario> <path> <slowSeconds>`.
- * The raw csv-parse arm loads the csv-parse that @pirouette/io depends on (the same version).
+ * The child, in plain JavaScript: `node child.mjs <scenario> <path> <slowSeconds>`. The raw
+ * csv-parse arm uses the csv-parse that @pirouette/io depends on (the same version).
  */
-function childSource(csvParseUrl: string): string {
+function childSource(): string {
   return `
 import { createReadStream } from "node:fs";
-import { fileReadBlocksAsStream, fileReadCsvAsStream } from "@pirouette/io";
-const { parse } = await import(${JSON.stringify(csvParseUrl)});
+const [scenario] = process.argv.slice(2);
+const { fileReadBlocksAsStream, fileReadCsvAsStream } = scenario.startsWith("io-") ? await import("@pirouette/io") : {};
+const { parse } = scenario === "raw-csv" ? await import("csv-parse") : {};
 const MiB = ${MiB};
-const [scenario, path, slowArg] = process.argv.slice(2);
+const [, path, slowArg] = process.argv.slice(2);
 const slowSeconds = Number(slowArg);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const startRss = process.memoryUsage().rss;
 const samples = [];
-const sampler = scenario.endsWith("-slow") ? setInterval(() => samples.push(process.memoryUsage().rss / MiB), 250) : undefined;
+const heapSamples = [];
+const sampler = scenario.endsWith("-slow")
+  ? setInterval(() => {
+      const m = process.memoryUsage();
+      samples.push(m.rss / MiB);
+      heapSamples.push(m.heapUsed / MiB);
+    }, 250)
+  : undefined;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 let units = 0;
@@ -130,36 +129,45 @@ const cpu = process.cpuUsage(cpu0);
 if (sampler !== undefined) clearInterval(sampler);
 process.stdout.write(JSON.stringify({
   scenario, units, bytes, wallMs, cpuMs: (cpu.user + cpu.system) / 1000,
-  maxRssMiB: process.resourceUsage().maxRSS / 1024, startRssMiB: startRss / MiB, samplesMiB: samples,
+  maxRssMiB: process.resourceUsage().maxRSS / 1024, startRssMiB: startRss / MiB, samplesMiB: samples, heapSamplesMiB: heapSamples,
 }) + "\\n");
 `;
 }
 
-interface ChildFiles {
-  readonly register: string;
-  readonly child: string;
-}
-
-function writeChildFiles(dir: string): ChildFiles {
-  const hooks = join(dir, "hooks.mjs");
-  const register = join(dir, "register.mjs");
+/**
+ * Lay out `dir` so that plain `node dir/child.mjs` finds the compiled packages:
+ * `node_modules/@pirouette/io` is a copy of `packages/io/dist` (so that its `@pirouette/core`
+ * import resolves here), `@pirouette/core` points at `packages/core/dist` (its own dependencies
+ * resolve from there), and csv-parse / csv-stringify link to @pirouette/io's own copies.
+ */
+function writeChildFiles(dir: string): string {
+  const modules = join(dir, "node_modules");
+  const pkg = (name: string, dist: "copy" | "link"): void => {
+    const target = join(modules, "@pirouette", name);
+    mkdirSync(target, { recursive: true });
+    writeFileSync(join(target, "package.json"), JSON.stringify({ name: `@pirouette/${name}`, type: "module", exports: "./dist/index.js" }));
+    const source = join(root, "packages", name, "dist");
+    if (dist === "copy") cpSync(source, join(target, "dist"), { recursive: true });
+    else symlinkSync(source, join(target, "dist"), "dir");
+  };
+  pkg("io", "copy");
+  pkg("core", "link");
+  for (const dep of ["csv-parse", "csv-stringify"]) {
+    symlinkSync(realpathSync(join(root, "packages", "io", "node_modules", dep)), join(modules, dep), "dir");
+  }
   const child = join(dir, "child.mjs");
-  const ioRequire = createRequire(join(root, "packages", "io", "package.json"));
-  const csvParseUrl = pathToFileURL(ioRequire.resolve("csv-parse")).href;
-  writeFileSync(hooks, hooksSource());
-  writeFileSync(register, `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
-  writeFileSync(child, childSource(csvParseUrl));
-  return { register, child };
+  writeFileSync(child, childSource());
+  return child;
 }
 
 // ---------------------------------------------------------------------------------- parent
 
-let files: ChildFiles | undefined;
+let childScript: string | undefined;
 
 function runChild(scenario: string, path: string, slowSeconds: number): Promise<Report> {
-  const { register, child } = files as ChildFiles;
+  const child = childScript as string;
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ["--import", register, child, scenario, path, String(slowSeconds)], {
+    const proc = spawn(process.execPath, [child, scenario, path, String(slowSeconds)], {
       cwd: root,
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -264,17 +272,24 @@ function ratios(raw: readonly Report[], ours: readonly Report[]): { cpu: number;
 }
 
 /**
- * RSS under a slow consumer: the median of each third of the run's samples. Growing with the
- * input would show as a rise from the middle third to the last one (the first third includes
- * the warm-up of the heap).
+ * Memory under a slow consumer: medians of each third of the run's samples, for RSS and for the
+ * V8 heap in use. Growing with the input would show as a rise of the heap from the middle third
+ * to the last one (the first third includes the warm-up; RSS also reflects the heap reserving
+ * room up to its steady size, which is not growth with the input).
  */
 function slowSummary(r: Report): string {
-  const s = r.samplesMiB;
-  if (s.length < 9) return `${s.length} samples (too short to judge)`;
-  const third = Math.floor(s.length / 3);
-  const [a, b, c] = [s.slice(0, third), s.slice(third, 2 * third), s.slice(2 * third)].map(median) as [number, number, number];
-  const verdict = c - b > 8 ? "GROWING" : "flat";
-  return `RSS median by thirds ${fmt(a)} / ${fmt(b)} / ${fmt(c)} MiB (${verdict}), peak ${fmt(r.maxRssMiB)} MiB, ${r.units} units in ${fmt(r.wallMs / 1000)} s`;
+  const thirds = (s: readonly number[]): [number, number, number] => {
+    const t = Math.floor(s.length / 3);
+    return [s.slice(0, t), s.slice(t, 2 * t), s.slice(2 * t)].map(median) as [number, number, number];
+  };
+  if (r.samplesMiB.length < 9) return `${r.samplesMiB.length} samples (too short to judge)`;
+  const rss = thirds(r.samplesMiB);
+  const heap = thirds(r.heapSamplesMiB);
+  const verdict = heap[2] - heap[1] > 8 ? "GROWING" : "flat";
+  return (
+    `heap used by thirds ${heap.map((x) => fmt(x)).join(" / ")} MiB (${verdict}), RSS ${rss.map((x) => fmt(x)).join(" / ")} MiB, ` +
+    `peak ${fmt(r.maxRssMiB)} MiB, ${r.units} units in ${fmt(r.wallMs / 1000)} s`
+  );
 }
 
 async function parent(): Promise<void> {
@@ -292,7 +307,7 @@ async function parent(): Promise<void> {
     execFileSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-b", join(root, "packages", "io")], {
       stdio: "inherit",
     });
-    files = writeChildFiles(dir);
+    childScript = writeChildFiles(join(dir, "child"));
     const size = Math.floor(gib * 1024 * MiB);
     console.log(`generating ${fmt(size / MiB, 0)} MiB binary and ${rows} CSV rows in ${dir} …`);
     generateBinary(binPath, size);

@@ -123,7 +123,7 @@ export async function highValueOrders(input: string, output: string): Promise<Su
 
 /** Options of {@link main}. */
 export interface MainOptions {
-  /** How many orders to generate. Default 1 000 000 (about 45 MB of CSV). */
+  /** How many orders to generate. Default 1 000 000 (about 35 MiB of CSV). */
   readonly rows?: number;
   /** Where report lines go. Default `console.log`. */
   readonly log?: (line: string) => void;

@@ -9,7 +9,9 @@ import { isStandardSchema, Stream } from "@pirouette/core";
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { fsError, IoError } from "./errors.ts";
 import { csvRecordStream } from "./internal/csv-source.ts";
-import { blockSource, checkPath, lineSource, READ_SIZE } from "./internal/file-source.ts";
+import { blockSource, checkPath, lineSource } from "./internal/file-source.ts";
+
+const CSV_BLOCK_SIZE = 65_536;
 import type { ParseOptions } from "./options.ts";
 import type { CsvRow } from "./parse-to-stream.ts";
 
@@ -95,7 +97,8 @@ export function fileReadCsvAsStream(
   let options: ParseOptions | undefined;
   if (isStandardSchema(optionsOrSchema)) schema = optionsOrSchema;
   else options = optionsOrSchema;
-  return csvRecordStream(new Stream<Uint8Array, IoError>(blockSource(file, READ_SIZE)), options, schema, { path: file });
+  // 64 KiB blocks: a block is parsed into one chunk of records, and smaller chunks keep the heap smaller
+  return csvRecordStream(new Stream<Uint8Array, IoError>(blockSource(file, CSV_BLOCK_SIZE)), options, schema, { path: file });
 }
 
 /**

@@ -123,7 +123,7 @@ export async function fileWriteLinesFromStream(
       }
     }
     if (text !== "") await sink.write(Buffer.from(text, encoding));
-  });
+  }, 256);
 }
 
 /**
@@ -163,11 +163,18 @@ export async function fileWriteCsvFromStream(
     if (mode === "APPEND") ({ existing, prefix } = await inspectForAppend(file, options));
     const bytes = encodeStream(input, newEncoder(options, existing));
     const first = prefix === "" ? undefined : Buffer.from(prefix);
-    await pump(file, mode, bytes, async (chunk, sink) => {
-      if (first !== undefined && !sink.started) await sink.write(first);
-      sink.started = true;
-      for (const block of chunk) await sink.write(block);
-    });
+    // The encoder already gathers rows into one block per batch: pass blocks on one by one.
+    await pump(
+      file,
+      mode,
+      bytes,
+      async (chunk, sink) => {
+        if (first !== undefined && !sink.started) await sink.write(first);
+        sink.started = true;
+        for (const block of chunk) await sink.write(block);
+      },
+      1,
+    );
   } finally {
     await input.close().catch(() => undefined);
   }
@@ -243,13 +250,14 @@ interface PumpSink {
 /**
  * Pull `input` in batches (of up to `maxBatch` elements when it yields them one by one), hand
  * each to `write`, commit at the end; abort and rethrow on a failure. `input` is closed either way.
+ * A batch is held in memory while it is written: keep `maxBatch` × element size small.
  */
 async function pump<T>(
   path: string,
   option: FileWriteOption,
   input: Stream<T, unknown>,
   write: (batch: readonly T[], sink: PumpSink) => Promise<void>,
-  maxBatch = 1024,
+  maxBatch: number,
 ): Promise<void> {
   let sink: FileSink;
   try {
