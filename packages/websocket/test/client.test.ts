@@ -81,8 +81,11 @@ describe("websocket.Client against a plain ws server", () => {
       ws.on("message", (d) => {
         const text = (d as Buffer).toString();
         seen.push(text);
-        ws.send(`ack ${text}`);
-        if (text === "2") ws.terminate(); // the connection drops (1006)
+        // The drop (1006) comes once "ack 2" is handed to the kernel: a terminate() right after
+        // send() may discard the unflushed ack, and the client would then wait for it forever.
+        ws.send(`ack ${text}`, () => {
+          if (text === "2") ws.terminate();
+        });
       });
     });
     await using client = new websocket.Client(server.url, { reconnect: { initialDelayMs: 10, maxAttempts: 5 } });
