@@ -16,6 +16,15 @@
  *   ix-array        IxJS esnext (`@reactivex/ix-esnext-esm`) over the array
  *   ix-asyncgen     IxJS esnext over the async generator source
  *
+ * A second part measures the bare cost of wrapping an async generator (1e6 small items by
+ * default, `--from-n`), arms alternated ABBA like the first part:
+ *   gen-raw         `for await` over the async generator itself (the floor)
+ *   gen-stream      `for await` over `Stream.from(generator)`
+ *   gen-stream-map  `for await` over `Stream.from(generator).map(fn)`
+ * and prints `ratio stream-from-async-generator-vs-raw <gen-raw ÷ gen-stream>` (CPU time, paired
+ * medians; 1.0 means wrapping costs nothing) plus the same for the map arm.
+ * `--part ops` or `--part from` runs one part only.
+ *
  * The table gives wall-clock and process-CPU ns/item (median over trials). Last lines:
  * `chunked ns/item` (target ≤ 20), then `ratio stream-chunked-vs-ix <ix-array ÷ chunked>`
  * (target ≥ 2) and `ratio stream-per-item-vs-async-generators <asyncgen ÷ per-item>` (target
@@ -230,4 +239,87 @@ async function main(): Promise<void> {
   console.log(`ratio stream-per-item-vs-async-generators ${paired("asyncgen", "per-item", "cpu").median.toFixed(2)}`);
 }
 
-await main();
+// ---------------------------------------------------------------- part 2: Stream.from(async generator)
+
+const FROM_N = arg("from-n", 1_000_000);
+
+async function* small(n: number): AsyncGenerator<number> {
+  for (let i = 0; i < n; i++) yield i;
+}
+const FROM_SUM = (FROM_N * (FROM_N - 1)) / 2;
+const inc = (x: number): number => x + 1;
+
+const fromArms: Arm[] = [
+  {
+    name: "gen-raw",
+    reps: 1,
+    async run() {
+      let sum = 0;
+      for await (const v of small(FROM_N)) sum += v;
+      return [sum];
+    },
+  },
+  {
+    name: "gen-stream",
+    reps: 1,
+    async run() {
+      let sum = 0;
+      for await (const v of Stream.from(small(FROM_N))) sum += v;
+      return [sum];
+    },
+  },
+  {
+    name: "gen-stream-map",
+    reps: 1,
+    async run() {
+      let sum = 0;
+      for await (const v of Stream.from(small(FROM_N)).map(inc)) sum += v;
+      return [sum - FROM_N];
+    },
+  },
+];
+
+async function fromTrial(arm: Arm): Promise<Sample> {
+  gc();
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  for (let r = 0; r < arm.reps; r++) {
+    const [sum] = await arm.run();
+    if (sum !== FROM_SUM) throw new Error(`${arm.name}: wrong sum ${String(sum)}, expected ${FROM_SUM}`);
+  }
+  const t1 = process.hrtime.bigint();
+  const c = process.cpuUsage(c0);
+  const items = arm.reps * FROM_N;
+  return { wall: Number(t1 - t0) / items, cpu: ((c.user + c.system) * 1000) / items };
+}
+
+async function fromMain(): Promise<void> {
+  console.log(`stream bench: for await over Stream.from(async generator), N=${FROM_N}, ${WARMUP} warm-up + ${TRIALS} trials per arm (ABBA order)`);
+  for (let w = 0; w < WARMUP; w++) for (const arm of fromArms) await fromTrial(arm);
+  const samples = new Map<string, Sample[]>(fromArms.map((a) => [a.name, []]));
+  for (let t = 0; t < TRIALS; t++) {
+    const order = t % 2 === 0 ? fromArms : [...fromArms].reverse();
+    for (const arm of order) samples.get(arm.name)?.push(await fromTrial(arm));
+  }
+  console.table(
+    fromArms.map((arm) => {
+      const xs = samples.get(arm.name) ?? [];
+      const wall = median(xs.map((x) => x.wall));
+      return { arm: arm.name, "ns/item (median)": wall.toFixed(1), "cpu ns/item (median)": median(xs.map((x) => x.cpu)).toFixed(1), "M items/s": (1e3 / wall).toFixed(2) };
+    }),
+  );
+  const paired = (ours: string, key: keyof Sample): number => {
+    const a = samples.get("gen-raw") ?? [];
+    const b = samples.get(ours) ?? [];
+    return median(a.map((x, i) => x[key] / (b[i]?.[key] ?? Number.NaN)));
+  };
+  console.log(`paired wall ratios: gen-stream ${paired("gen-stream", "wall").toFixed(2)}, gen-stream-map ${paired("gen-stream-map", "wall").toFixed(2)}`);
+  console.log(`ratio stream-from-async-generator-map-vs-raw ${paired("gen-stream-map", "cpu").toFixed(2)}`);
+  console.log(`ratio stream-from-async-generator-vs-raw ${paired("gen-stream", "cpu").toFixed(2)}`);
+}
+
+const partAt = process.argv.indexOf("--part");
+const part = partAt >= 0 ? process.argv[partAt + 1] : undefined;
+if (part !== undefined && part !== "ops" && part !== "from") throw new Error("--part needs ops or from");
+if (part !== "from") await main();
+if (part !== "ops") await fromMain();

@@ -44,8 +44,26 @@ export function iterableSource<T>(iterable: Iterable<T>): StreamSource<T> {
   };
 }
 
+/**
+ * @internal Method key on an {@link asyncIterableSource}: per-item access to its iterator, so
+ * that a Stream with no stages can hand its source's results to `for await` without wrapping
+ * each one in a chunk (the same iterator as `pull` uses, so both paths can be mixed).
+ */
+export const itemAccess: unique symbol = Symbol("pirouette.itemAccess");
+
+/** @internal What {@link itemAccess} returns. */
+export interface ItemAccess<T> {
+  /** The source's iterator (created on first use). */
+  iterator(): AsyncIterator<T>;
+  /** Record that the iterator returned `done`, so that close does not call `return()`. */
+  ended(): void;
+}
+
 /** @internal */
-export function asyncIterableSource<T>(iterable: AsyncIterable<T>, onClose?: () => unknown): StreamSource<T> {
+export function asyncIterableSource<T>(
+  iterable: AsyncIterable<T>,
+  onClose?: () => unknown,
+): StreamSource<T> & { readonly [itemAccess]: ItemAccess<T> } {
   let it: AsyncIterator<T> | undefined;
   let done = false;
   const toChunk = (r: IteratorResult<T>): readonly T[] | null => {
@@ -55,10 +73,10 @@ export function asyncIterableSource<T>(iterable: AsyncIterable<T>, onClose?: () 
     }
     return [r.value];
   };
+  const iterator = (): AsyncIterator<T> => (it ??= iterable[Symbol.asyncIterator]());
   return {
     async pull() {
-      it ??= iterable[Symbol.asyncIterator]();
-      const r = await it.next();
+      const r = await iterator().next();
       return toChunk(r);
     },
     async close() {
@@ -67,6 +85,12 @@ export function asyncIterableSource<T>(iterable: AsyncIterable<T>, onClose?: () 
       } finally {
         if (onClose !== undefined) await onClose();
       }
+    },
+    [itemAccess]: {
+      iterator,
+      ended: () => {
+        done = true;
+      },
     },
   };
 }

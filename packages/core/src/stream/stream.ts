@@ -17,7 +17,15 @@ import {
 import { pullChunk, type ChunkPuller } from "./pull.ts";
 import type { PipeToOptions, Sink } from "./sink.ts";
 import { composeStages, isPromiseLike, StageFailure, type Stage, type StreamSource } from "./source.ts";
-import { arraySource, asyncIterableSource, isReadable, iterableSource, readableSource } from "./sources.ts";
+import {
+  arraySource,
+  asyncIterableSource,
+  isReadable,
+  itemAccess,
+  iterableSource,
+  readableSource,
+  type ItemAccess,
+} from "./sources.ts";
 import {
   chunkStage,
   filterStage,
@@ -163,7 +171,8 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
     if (Array.isArray(value)) source = arraySource(value as readonly T[]);
     else if (isReadable(value)) source = readableSource(value as never);
     else if (typeof (value as AsyncIterable<T>)[Symbol.asyncIterator] === "function")
-      source = asyncIterableSource(value as AsyncIterable<T>);
+      // onClose goes in the source itself (same order as withClose): it keeps its item access.
+      return new Stream<T, E>(asyncIterableSource(value as AsyncIterable<T>, onClose));
     else if (typeof (value as Iterable<T>)[Symbol.iterator] === "function") source = iterableSource(value as Iterable<T>);
     else throw new PirouetteError("INVALID_ARGUMENT", "Stream.from needs an array, iterable or async iterable");
     if (onClose !== undefined) source = withClose(source, onClose);
@@ -269,12 +278,44 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
       return Promise.resolve({ value: this.#buf[this.#pos++] as T });
     }
     // Calls made while a pull is pending queue behind it, in call order.
-    const p = this.#inflight === undefined ? this.#nextSlow() : this.#inflight.then(() => this.#nextUnqueued());
+    const p =
+      this.#inflight !== undefined
+        ? this.#inflight.then(() => this.#nextUnqueued())
+        : (this.#nextItem() ?? this.#nextSlow());
     this.#inflight = p;
     void p.then(() => {
       if (this.#inflight === p) this.#inflight = undefined;
     });
     return p;
+  }
+
+  /**
+   * `next()` on a stream with no stages over an async iterable source: the source iterator's
+   * `next()` plus one `then`, no chunk array. Undefined when the chunked path must serve.
+   */
+  #nextItem(): Promise<StreamValue<T> | E | undefined> | undefined {
+    const access = (this.#source as { readonly [itemAccess]?: ItemAccess<T> })[itemAccess];
+    if (access === undefined || this.#stage !== undefined || this.#state !== OPEN || this.#exhausted) return undefined;
+    this.#started = true;
+    // A failure closes the source, then resolves to the error (as #nextSlow does).
+    const onError = (e: unknown): Promise<E> => this.#fail(e).then(undefined, () => e as E);
+    let p: unknown;
+    try {
+      p = access.iterator().next();
+    } catch (e) {
+      return onError(e);
+    }
+    return (p instanceof Promise ? (p as Promise<IteratorResult<T>>) : Promise.resolve(p as IteratorResult<T>)).then(
+      (r): StreamValue<T> | E | undefined | Promise<StreamValue<T> | E | undefined> => {
+        if (this.#state !== OPEN) return this.#nextSlow(); // closed (or failed) while the pull was pending
+        if (r.done !== true) return { value: r.value };
+        access.ended();
+        this.#exhausted = true;
+        const f = this.#finish();
+        return f === null ? undefined : f.then(() => undefined, (e: unknown) => e as E);
+      },
+      onError,
+    );
   }
 
   #nextUnqueued(): Promise<StreamValue<T> | E | undefined> | StreamValue<T> {
@@ -314,6 +355,70 @@ export class Stream<T, E = Error> implements AsyncIterable<T>, AsyncDisposable, 
 
   /** Iterate with `for await`; the loop throws `E` if the stream fails and closes it on `break`. */
   [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
+    const access = (this.#source as { readonly [itemAccess]?: ItemAccess<unknown> })[itemAccess];
+    const chunked = this.#chunkIterator();
+    return access === undefined ? chunked : this.#itemIterator(access, chunked);
+  }
+
+  /**
+   * `for await` over a stream on an async iterable source: each `next()` is the source
+   * iterator's own `next()` plus one `then`. With no stages, the source's result is handed on
+   * as is (no chunk array, no new result record). The end, a failure and a close go through
+   * the same paths as the chunked iterator (`chunked`), which also serves anything unusual
+   * (buffered items, a pending stage failure, a stream that is no longer open).
+   */
+  #itemIterator(access: ItemAccess<unknown>, chunked: AsyncIterator<T, undefined>): AsyncIterator<T, undefined> {
+    const stage = this.#stage;
+    let it: AsyncIterator<unknown> | undefined;
+    const onResult = (r: IteratorResult<unknown>): IteratorResult<T, undefined> | Promise<IteratorResult<T, undefined>> => {
+      if (this.#state !== OPEN) return chunked.next(); // closed (or failed) while the pull was pending
+      if (stage === undefined) {
+        if (r.done !== true) return r.done === false ? (r as IteratorResult<T>) : { value: r.value as T, done: false };
+        access.ended();
+        this.#exhausted = true;
+        const f = this.#finish();
+        return f === null ? iterDone() : f.then(iterDone);
+      }
+      if (r.done === true) access.ended();
+      const c = this.#apply(r.done === true ? null : [r.value]); // throws (after failing the stream) as in the chunked path
+      if (c === undefined) return chunked.next(); // filtered out, or the end: pull again / finish
+      this.#buf = c;
+      this.#pos = 1;
+      return { value: c[0] as T, done: false };
+    };
+    const onError = (e: unknown): Promise<never> => this.#fail(e); // closes the source, then rejects with e
+    return {
+      next: () => {
+        if (
+          this.#taken ||
+          this.#state !== OPEN ||
+          this.#exhausted ||
+          this.#pos < this.#buf.length ||
+          this.#pendingFailure !== undefined ||
+          stage?.ended === true
+        ) {
+          return chunked.next();
+        }
+        this.#started = true;
+        let p: unknown;
+        try {
+          p = (it ??= access.iterator()).next();
+        } catch (e) {
+          return onError(e);
+        }
+        return (p instanceof Promise ? (p as Promise<IteratorResult<unknown>>) : Promise.resolve(p as IteratorResult<unknown>)).then(
+          onResult,
+          onError,
+        );
+      },
+      return: async () => {
+        await this.close();
+        return iterDone();
+      },
+    };
+  }
+
+  #chunkIterator(): AsyncIterator<T, undefined> {
     const slow = async (): Promise<IteratorResult<T, undefined>> => {
       for (;;) {
         const r = this.#pullRaw();
@@ -996,6 +1101,10 @@ function concatChunks<T>(parts: readonly (readonly T[])[]): T[] {
   const groups: T[][] = [];
   for (let i = 0; i < parts.length; i += GROUP) groups.push(([] as T[]).concat(...parts.slice(i, i + GROUP)));
   return ([] as T[]).concat(...groups);
+}
+
+function iterDone(): IteratorReturnResult<undefined> {
+  return { value: undefined, done: true };
 }
 
 function takenError(): PirouetteError {
