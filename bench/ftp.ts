@@ -4,11 +4,12 @@
  * (`scripts/services up sftp ftp`), arms alternated (ABBA) with gc() between trials, median of
  * the trials after a warm-up.
  *
- *   pnpm bench ftp [--mib 32] [--trials 5] [--warmup 1]
+ *   pnpm bench ftp [--mib 32] [--trials 5] [--warmup 1] [--only ftp-get,sftp-get]
  *
  * Arms (MiB/s):
  *   sftp-get-ours   client.getBytesAsStream(path), consumed with for await
- *   sftp-get-raw    ssh2-sftp-client createReadStream(path) (64 KiB reads), consumed with for await
+ *   sftp-get-raw    ssh2-sftp-client createReadStream(path) (ssh2's default 64 KiB reads, the
+ *                   same size ours uses), consumed with for await
  *   sftp-put-ours   client.putBytesAsStream(path, blocks)
  *   sftp-put-raw    ssh2-sftp-client put(Readable.from(blocks), path)
  *   ftp-get-ours / ftp-get-raw   the same over FTP; raw = basic-ftp downloadTo(Writable)
@@ -38,6 +39,8 @@ const MIB = arg("mib", 32);
 const TRIALS = arg("trials", 5);
 const WARMUP = arg("warmup", 1);
 const SIZE = MIB * 1024 * 1024;
+/** `--only a,b`: run just the comparisons named (sftp-get, sftp-put, ftp-get, ftp-put). */
+const ONLY = ((i) => (i < 0 ? undefined : (process.argv[i + 1] ?? "").split(",")))(process.argv.indexOf("--only"));
 const BLOCK = 64 * 1024;
 const gc: () => void =
   (globalThis as { gc?: () => void }).gc ??
@@ -104,7 +107,7 @@ interface Arm {
   run(): Promise<number>;
 }
 
-const arms: Arm[] = [
+const allArms: Arm[] = [
   {
     name: "sftp-get-ours",
     async run() {
@@ -117,7 +120,7 @@ const arms: Arm[] = [
     name: "sftp-get-raw",
     async run() {
       let n = 0;
-      for await (const b of sftpRaw.createReadStream(file, { highWaterMark: BLOCK }) as AsyncIterable<Buffer>) n += b.length;
+      for await (const b of sftpRaw.createReadStream(file) as AsyncIterable<Buffer>) n += b.length;
       return n;
     },
   },
@@ -167,11 +170,14 @@ const arms: Arm[] = [
   },
 ];
 
+const arms = ONLY === undefined ? allArms : allArms.filter((a) => ONLY.includes(a.name.replace(/-(ours|raw)$/, "")));
+if (arms.length === 0) throw new Error("--only names none of sftp-get, sftp-put, ftp-get, ftp-put");
 const samples = new Map<string, number[]>(arms.map((a) => [a.name, []]));
 for (let trial = 0; trial < WARMUP + TRIALS; trial++) {
   const order = trial % 2 === 0 ? arms : [...arms].reverse();
   for (const arm of order) {
     gc();
+    await new Promise((resolve) => setTimeout(resolve, 20)); // let the GC's sweeping finish outside the timing
     const t0 = process.hrtime.bigint();
     const n = await arm.run();
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -197,5 +203,6 @@ const rate = (name: string): number => median(samples.get(name) ?? []);
 for (const arm of arms) console.log(`${arm.name.padEnd(14)} ${rate(arm.name).toFixed(1).padStart(8)} MiB/s`);
 console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 for (const p of ["sftp-get", "sftp-put", "ftp-get", "ftp-put"]) {
+  if (!samples.has(`${p}-ours`)) continue;
   console.log(`ratio ftp-${p}-vs-raw ${(rate(`${p}-ours`) / rate(`${p}-raw`)).toFixed(3)}`);
 }

@@ -205,8 +205,7 @@ export class FtpClient implements AsyncDisposable {
     checkPath(path);
     const lease = await this.#lease();
     try {
-      const download = await lease.conn.openRead(path);
-      return downloadStream(download, lease, path);
+      return await downloadStream(lease, path);
     } catch (e) {
       const err = toFtpError(e, path, "read", "getBytesAsStream");
       lease.release(err.transient);

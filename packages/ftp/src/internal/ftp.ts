@@ -5,14 +5,15 @@
  * @internal
  * @module
  */
-import { PassThrough, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import { Client as BasicFtp, FileType, type FileInfo as BasicFileInfo } from "basic-ftp";
 import type { Logger } from "@pirouette/core";
 import { FtpError } from "../errors.ts";
+import { DownloadDestination } from "./download-destination.ts";
 import { toFtpError } from "./map-error.ts";
 import { baseName, parentOf } from "./paths.ts";
-import type { Connection, Download, RemoteEntry } from "./port.ts";
+import type { Connection, Download, DownloadSink, RemoteEntry } from "./port.ts";
 
 /** Everything needed to open one FTP connection. */
 export interface FtpParams {
@@ -129,12 +130,12 @@ export class FtpConnection implements Connection {
     return this.#client.size(path);
   }
 
-  async openRead(path: string): Promise<Download> {
+  async openRead(path: string, sink: DownloadSink): Promise<Download> {
     // SIZE first: a missing file fails here, before a stream is handed out.
     const size = await this.#client.size(path);
-    const readable = new PassThrough({ highWaterMark: 1024 * 1024 });
-    readable.on("error", () => undefined); // seen through iteration and `done`
-    const done = this.#client.downloadTo(readable, path).then(
+    // basic-ftp pipes its data socket into the destination, which hands each block to the sink.
+    const destination = new DownloadDestination(sink);
+    const done = this.#client.downloadTo(destination, path).then(
       () => undefined,
       (e: unknown) => {
         this.#dead = true; // basic-ftp closes the connection on a failed transfer
@@ -143,13 +144,12 @@ export class FtpConnection implements Connection {
     );
     done.catch(() => undefined);
     return {
-      readable,
       size,
       done,
       abort: () => {
         // FTP has no reliable mid-transfer abort: drop the connection (the pool opens a new one).
         this.destroy();
-        readable.destroy();
+        destination.destroy();
       },
     };
   }

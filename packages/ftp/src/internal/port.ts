@@ -20,13 +20,25 @@ export interface RemoteEntry {
   readonly linkTarget?: string;
 }
 
-/** A download in progress. */
+/**
+ * Where a download delivers its bytes, in order: a core `PushSource` underneath, so blocks go
+ * from the driver's socket to the consumer with no stream in between.
+ */
+export interface DownloadSink {
+  /** One block. False: the consumer is behind, deliver the next block after `ready()`. */
+  push(block: Buffer): boolean;
+  /** Resolves when the sink takes blocks again (or was closed: the transfer is being aborted). */
+  ready(): Promise<void>;
+}
+
+/** A download in progress, delivering into the `DownloadSink` it was opened with. */
 export interface Download {
-  /** The bytes. Ends when the server has sent everything; see `done`. */
-  readonly readable: Readable;
   /** The size when the transfer started, if known: fewer bytes means a truncated transfer. */
   readonly size: number | undefined;
-  /** Resolves when the server confirmed the transfer, rejects if it failed. Never unhandled. */
+  /**
+   * Resolves once every byte went to the sink and the server confirmed the transfer; rejects
+   * if it failed. Never unhandled.
+   */
   readonly done: Promise<void>;
   /** Stop the transfer now (the connection may have to be dropped to do it). */
   abort(): void;
@@ -45,7 +57,8 @@ export interface Connection {
   /** Canonical absolute path, symlinks resolved (SFTP); `undefined` where the protocol cannot tell. */
   realPath(path: string): Promise<string | undefined>;
   size(path: string): Promise<number>;
-  openRead(path: string): Promise<Download>;
+  /** Start a download into `sink`; opening failures (not found, a directory) reject here. */
+  openRead(path: string, sink: DownloadSink): Promise<Download>;
   write(path: string, source: Readable, append: boolean): Promise<void>;
   mkdir(path: string, recursive: boolean): Promise<void>;
   rmdir(path: string, recursive: boolean): Promise<void>;

@@ -14,7 +14,7 @@ import { toError, type Logger } from "@pirouette/core";
 import { FtpError } from "../errors.ts";
 import type { PrivateKey } from "../options.ts";
 import type { HostKeyVerifier } from "./host-key.ts";
-import type { Connection, Download, RemoteEntry } from "./port.ts";
+import type { Connection, Download, DownloadSink, RemoteEntry } from "./port.ts";
 
 /** A listing entry as ssh2-sftp-client 12 returns it. */
 interface DriverEntry {
@@ -220,17 +220,33 @@ export class SftpConnection implements Connection {
     return (await this.#driver.stat(path)).size;
   }
 
-  async openRead(path: string): Promise<Download> {
+  async openRead(path: string, sink: DownloadSink): Promise<Download> {
     const st = await this.#driver.stat(path);
     if (st.isDirectory) throw new FtpError("FTP_FAILED", `${path} is a directory`, { path });
     const readable = this.#driver.createReadStream(path, { highWaterMark: READ_BLOCK });
-    // The consumer sees errors through iteration; one emitted after it stopped listening (the
-    // handle close failing on a dead connection) must not become an uncaught exception.
+    // An error emitted after the pipe is gone (the handle close failing on a dead connection)
+    // must not become an uncaught exception.
     readable.on("error", () => undefined);
+    // Paused mode, read as fast as the sink takes blocks: ssh2 sends the next READ request as
+    // soon as a block is taken off its buffer.
+    const done = new Promise<void>((resolve, reject) => {
+      const drain = (): void => {
+        let block: Buffer | null;
+        while ((block = readable.read() as Buffer | null) !== null) {
+          if (!sink.push(block)) {
+            void sink.ready().then(drain);
+            return;
+          }
+        }
+      };
+      readable.on("readable", drain);
+      readable.once("end", () => resolve());
+      readable.once("error", reject);
+    });
+    done.catch(() => undefined);
     return {
-      readable,
       size: st.size,
-      done: Promise.resolve(),
+      done,
       abort: () => readable.destroy(),
     };
   }

@@ -7,8 +7,9 @@
  * @module
  */
 import { Readable } from "node:stream";
-import { Stream, toError } from "@pirouette/core";
+import { toError, type Stream } from "@pirouette/core";
 import { FtpError } from "../errors.ts";
+import { BlockQueue } from "./block-queue.ts";
 import { toFtpError } from "./map-error.ts";
 import type { Lease } from "./pool.ts";
 import type { Download } from "./port.ts";
@@ -26,32 +27,44 @@ import type { Download } from "./port.ts";
 export type ByteSource = Stream<Uint8Array, unknown> | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 /**
- * A download as a core Stream. It fails with `FTP_CONNECTION` if the server sent fewer bytes
- * than the file had when the transfer started; closing it early aborts the transfer. Either
- * way the lease is released exactly once.
+ * Blocks (up to 64 KiB each) buffered between the driver and the consumer before the transfer
+ * is paused: about 1 MiB, plus the chunk the consumer is working through.
  */
-export function downloadStream(download: Download, lease: Lease, path: string): Stream<Uint8Array, FtpError> {
-  let received = 0;
+const DOWNLOAD_HIGH_WATER_MARK = 16;
+
+/**
+ * Start a download as a core Stream: the driver pushes its blocks straight into a
+ * `BlockQueue` (no Node stream, async generator or error-mapping operator in between), which
+ * pauses the transfer when the consumer falls behind. The stream fails with `FTP_CONNECTION` if the server sent fewer
+ * bytes than the file had when the transfer started; closing it early aborts the transfer.
+ * Either way the lease is released exactly once. Opening failures reject (the caller releases
+ * the lease then).
+ */
+export async function downloadStream(lease: Lease, path: string): Promise<Stream<Uint8Array, FtpError>> {
   let complete = false;
   let released = false;
-  const release = (): void => {
+  // Runs when the consumer drained the stream, it failed, or it was closed early: only after
+  // the stream was handed out, so `download` is set by then.
+  const queue = new BlockQueue<FtpError>(DOWNLOAD_HIGH_WATER_MARK, () => {
     if (released) return;
     released = true;
     if (!complete) download.abort();
     lease.release(!lease.conn.alive);
-  };
-  async function* blocks(): AsyncGenerator<Uint8Array> {
-    for await (const chunk of download.readable as AsyncIterable<Buffer>) {
-      received += chunk.length;
-      yield chunk;
-    }
-    await download.done;
-    if (download.size !== undefined && received < download.size) {
-      throw new FtpError("FTP_CONNECTION", `the transfer of ${path} ended after ${received} of ${download.size} bytes`, { path });
-    }
-    complete = true;
-  }
-  return Stream.from<Uint8Array, unknown>(blocks, { close: release }).mapError((e) => toFtpError(e, path, "read", "download"));
+  });
+  const download: Download = await lease.conn.openRead(path, queue);
+  const size = download.size;
+  download.done.then(
+    () => {
+      if (size !== undefined && queue.bytes < size) {
+        queue.fail(new FtpError("FTP_CONNECTION", `the transfer of ${path} ended after ${queue.bytes} of ${size} bytes`, { path }));
+        return;
+      }
+      complete = true;
+      queue.end();
+    },
+    (e: unknown) => queue.fail(toFtpError(e, path, "read", "download")),
+  );
+  return queue.stream;
 }
 
 /** Read a whole download, failing with `FTP_TOO_LARGE` beyond `maxBytes`. */
@@ -92,22 +105,40 @@ export interface SourceState {
  * A failing source ends the upload with `FTP_SOURCE`, recorded in `state`.
  */
 export function toReadable(source: ByteSource, state: SourceState): Readable {
-  async function* buffers(): AsyncGenerator<Buffer> {
+  const failed = (e: unknown): FtpError => {
+    state.error = FtpError.isFtpError(e) && e.code === "FTP_SOURCE" ? e : new FtpError("FTP_SOURCE", `the content stream failed: ${toError(e).message}`, { cause: e });
+    return state.error;
+  };
+  async function* fromAsync(blocks: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
     try {
-      for await (const block of source as AsyncIterable<Uint8Array>) {
-        if (!(block instanceof Uint8Array)) {
-          throw new FtpError("FTP_SOURCE", `an upload takes Uint8Array blocks; got ${block === null ? "null" : typeof block}`);
-        }
-        yield Buffer.isBuffer(block) ? block : Buffer.from(block.buffer, block.byteOffset, block.byteLength);
-      }
+      for await (const block of blocks) yield asBuffer(block);
     } catch (e) {
-      state.error = FtpError.isFtpError(e) && e.code === "FTP_SOURCE" ? e : new FtpError("FTP_SOURCE", `the content stream failed: ${toError(e).message}`, { cause: e });
-      throw state.error;
+      throw failed(e);
     }
   }
-  const readable = Readable.from(buffers(), { objectMode: false });
+  // A synchronous source (an array, a generator) is read synchronously, as the driver asks:
+  // no promise per block.
+  function* fromSync(blocks: Iterable<Uint8Array>): Generator<Buffer> {
+    try {
+      for (const block of blocks) yield asBuffer(block);
+    } catch (e) {
+      throw failed(e);
+    }
+  }
+  const blocks =
+    typeof (source as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator] === "function"
+      ? fromAsync(source as AsyncIterable<Uint8Array>)
+      : fromSync(source as Iterable<Uint8Array>);
+  const readable = Readable.from(blocks, { objectMode: false });
   readable.on("error", () => undefined); // reported through `state` and the driver's own listener
   return readable;
+}
+
+function asBuffer(block: unknown): Buffer {
+  if (!(block instanceof Uint8Array)) {
+    throw new FtpError("FTP_SOURCE", `an upload takes Uint8Array blocks; got ${block === null ? "null" : typeof block}`);
+  }
+  return Buffer.isBuffer(block) ? block : Buffer.from(block.buffer, block.byteOffset, block.byteLength);
 }
 
 /** A Readable over one buffer (a fresh one per attempt, so retries can re-send it). */
