@@ -7,12 +7,13 @@
  * @module
  */
 import { readFile } from "node:fs/promises";
-import type { Readable } from "node:stream";
+import { pipeline, type Readable } from "node:stream";
 import sftpModule from "ssh2-sftp-client";
 import ssh2 from "ssh2";
 import { toError, type Logger } from "@pirouette/core";
 import { FtpError } from "../errors.ts";
 import type { PrivateKey } from "../options.ts";
+import { DownloadDestination } from "./download-destination.ts";
 import type { HostKeyVerifier } from "./host-key.ts";
 import type { Connection, Download, DownloadSink, RemoteEntry } from "./port.ts";
 
@@ -227,21 +228,9 @@ export class SftpConnection implements Connection {
     // An error emitted after the pipe is gone (the handle close failing on a dead connection)
     // must not become an uncaught exception.
     readable.on("error", () => undefined);
-    // Paused mode, read as fast as the sink takes blocks: ssh2 sends the next READ request as
-    // soon as a block is taken off its buffer.
+    // Piped (flowing): each block goes to the sink as ssh2 reads it; a full sink pauses the reads.
     const done = new Promise<void>((resolve, reject) => {
-      const drain = (): void => {
-        let block: Buffer | null;
-        while ((block = readable.read() as Buffer | null) !== null) {
-          if (!sink.push(block)) {
-            void sink.ready().then(drain);
-            return;
-          }
-        }
-      };
-      readable.on("readable", drain);
-      readable.once("end", () => resolve());
-      readable.once("error", reject);
+      pipeline(readable, new DownloadDestination(sink), (err) => (err ? reject(err) : resolve()));
     });
     done.catch(() => undefined);
     return {

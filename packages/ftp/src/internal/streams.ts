@@ -33,12 +33,12 @@ export type ByteSource = Stream<Uint8Array, unknown> | AsyncIterable<Uint8Array>
 const DOWNLOAD_HIGH_WATER_MARK = 16;
 
 /**
- * Start a download as a core Stream: the driver pushes its blocks straight into a
- * `BlockQueue` (no Node stream, async generator or error-mapping operator in between), which
- * pauses the transfer when the consumer falls behind. The stream fails with `FTP_CONNECTION` if the server sent fewer
- * bytes than the file had when the transfer started; closing it early aborts the transfer.
- * Either way the lease is released exactly once. Opening failures reject (the caller releases
- * the lease then).
+ * Start a download as a core Stream. The driver's stream is piped into a `DownloadDestination`
+ * that pushes each block, as read, into a `BlockQueue` the consumer's Stream pulls from: no
+ * Transform, async generator or error-mapping operator in between. A full queue pauses the
+ * transfer. The stream fails with `FTP_CONNECTION` if the server sent fewer bytes than the
+ * file had when the transfer started; closing it early aborts the transfer. Either way the
+ * lease is released exactly once. Opening failures reject (the caller releases the lease).
  */
 export async function downloadStream(lease: Lease, path: string): Promise<Stream<Uint8Array, FtpError>> {
   let complete = false;
